@@ -1,0 +1,1 @@
+"""nnla's grader: course layout, nbgrader pipeline, results, demo and command line."""

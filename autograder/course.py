@@ -1,0 +1,112 @@
+"""Where a course's files are, and what an assignment manifest says."""
+
+from __future__ import annotations
+
+import datetime as dt
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+LATE_POLICIES = ("none", "zero")
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Resource limits and hypothesis budget for one exercise's hidden properties."""
+
+    cpu_seconds: float
+    wall_seconds: float
+    memory_mb: int
+    max_examples: int
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """An assignment as `assignments/<id>.toml` describes it."""
+
+    id: str
+    title: str
+    due: dt.datetime
+    late_policy: str
+    notebooks: tuple[str, ...]
+    default_limits: Limits
+    exercise_limits: dict[str, Limits] = field(default_factory=dict)
+
+    def limits_for(self, exercise: str) -> Limits:
+        return self.exercise_limits.get(exercise, self.default_limits)
+
+
+def load_manifest(path: Path) -> Manifest:
+    """Read and check a manifest; raise ValueError naming the first thing that is wrong."""
+    with open(path, "rb") as f:
+        data = tomllib.load(f)
+    try:
+        due = data["due"]
+        if not isinstance(due, dt.datetime) or due.tzinfo is None:
+            raise ValueError(f"{path}: 'due' must be a date-time with a time zone, e.g. 2026-12-14T23:59:00Z")
+        if data["late_policy"] not in LATE_POLICIES:
+            raise ValueError(f"{path}: late_policy must be one of {LATE_POLICIES}")
+        default = Limits(
+            cpu_seconds=float(data["limits"]["cpu_seconds"]),
+            wall_seconds=float(data["limits"]["wall_seconds"]),
+            memory_mb=int(data["limits"]["memory_mb"]),
+            max_examples=int(data["hypothesis"]["max_examples"]),
+        )
+        exercises = {
+            name: Limits(**{**default.__dict__, **overrides})
+            for name, overrides in data.get("exercises", {}).items()
+        }
+        return Manifest(
+            id=data["id"],
+            title=data["title"],
+            due=due,
+            late_policy=data["late_policy"],
+            notebooks=tuple(data["notebooks"]),
+            default_limits=default,
+            exercise_limits=exercises,
+        )
+    except KeyError as missing:
+        raise ValueError(f"{path}: missing key {missing}") from None
+    except TypeError as bad:
+        raise ValueError(f"{path}: {bad}") from None
+
+
+@dataclass(frozen=True)
+class Course:
+    """An nbgrader course directory: config, manifests, source, release and working folders."""
+
+    root: Path
+
+    @classmethod
+    def find(cls, start: Path | None = None) -> Course:
+        """The nearest folder at or above `start` (default: cwd) holding nbgrader_config.py."""
+        here = (start or Path.cwd()).resolve()
+        for folder in (here, *here.parents):
+            if (folder / "nbgrader_config.py").is_file() and (folder / "assignments").is_dir():
+                return cls(folder)
+        raise FileNotFoundError(f"no nbgrader course (nbgrader_config.py + assignments/) at or above {here}")
+
+    def manifest(self, assignment: str) -> Manifest:
+        return load_manifest(self.root / "assignments" / f"{assignment}.toml")
+
+    def source(self, assignment: str) -> Path:
+        return self.root / "source" / assignment
+
+    def release(self, assignment: str) -> Path:
+        return self.root / "release" / assignment
+
+    def submitted(self, student: str, assignment: str) -> Path:
+        return self.root / "submitted" / student / assignment
+
+    def autograded(self, student: str, assignment: str) -> Path:
+        return self.root / "autograded" / student / assignment
+
+    @property
+    def gradebook_url(self) -> str:
+        return f"sqlite:///{self.root / 'gradebook.db'}"
+
+    def students_submitted(self, assignment: str) -> list[str]:
+        base = self.root / "submitted"
+        if not base.is_dir():
+            return []
+        return sorted(p.name for p in base.iterdir() if (p / assignment).is_dir())

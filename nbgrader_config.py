@@ -1,0 +1,21 @@
+"""nbgrader configuration of the nnla course. Plain `nbgrader ...` and `nnla ...` both read it."""
+
+import os
+from pathlib import Path
+
+c = get_config()  # noqa: F821 (injected by traitlets)
+
+c.CourseDirectory.course_id = "nnla"
+# The embedded SQLite gradebook next to this file, created on first use (never committed).
+c.CourseDirectory.db_url = f"sqlite:///{Path(__file__).resolve().parent / 'gradebook.db'}"
+
+# Given code draws figures; Agg renders them without a display, and without the inline
+# backend's PNG payloads in every autograded notebook. Students keep inline plots in Jupyter.
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+# A cell that runs longer than this is interrupted; the notebook goes on to the next cell.
+c.Execute.timeout = 30
+c.Execute.startup_timeout = 60
+# A runaway print loop must not bloat the autograded notebook.
+c.LimitOutput.max_lines = 200
+c.LimitOutput.max_traceback = 40
