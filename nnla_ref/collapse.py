@@ -34,9 +34,7 @@ def collapse_linear(weights: Sequence[NDArray]) -> NDArray:
     return W_eff
 
 
-def collapse_affine(
-    weights: Sequence[NDArray], biases: Sequence[NDArray]
-) -> tuple[NDArray, NDArray]:
+def collapse_affine(weights: Sequence[NDArray], biases: Sequence[NDArray]) -> tuple[NDArray, NDArray]:
     """``(W_eff, b_eff)`` with ``W_eff @ x + b_eff`` equal to the affine layers applied in turn.
 
     Parameters

@@ -135,8 +135,9 @@ def test_summarize_matches_population_statistics(H):
     flat = H.ravel().tolist()
     mean = sum(flat) / len(flat)
     assert math.isclose(s["mean"], mean, rel_tol=1e-9, abs_tol=1e-9)
-    assert math.isclose(s["std"], math.sqrt(sum((v - mean) ** 2 for v in flat) / len(flat)),
-                        rel_tol=1e-9, abs_tol=1e-9)
+    assert math.isclose(
+        s["std"], math.sqrt(sum((v - mean) ** 2 for v in flat) / len(flat)), rel_tol=1e-9, abs_tol=1e-9
+    )
     assert s["frac_positive"] == sum(v > 0 for v in flat) / len(flat)
 
 

@@ -1,0 +1,55 @@
+"""The `nnla` command line."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from autograder.course import Course
+
+
+def _autograde(args: argparse.Namespace) -> int:
+    from autograder.grading import grade_class
+
+    course = Course.find()
+    results = grade_class(course, args.assignment, args.student or None)
+    for student, res in sorted(results.items()):
+        print(f"{student:<20} {res['score']:>5g} / {res['max_score']:g}")
+    print(f"results.json written under {course.root / 'autograded'}/<student>/{args.assignment}/")
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from autograder.demo import run_demo
+
+    repo = Course.find()
+    folder = Path(args.folder).resolve() if args.folder else repo.root / "demo-class"
+    return run_demo(repo, folder)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="nnla", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true", help="show nbgrader's log")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("autograde", help="grade submitted/<student>/<assignment>/ and write results.json")
+    p.add_argument("assignment")
+    p.add_argument("--student", action="append", metavar="ID", help="grade only this student (repeatable)")
+    p.set_defaults(run=_autograde)
+
+    p = sub.add_parser("demo", help="grade a synthetic class end to end and check its scores")
+    p.add_argument("--folder", help="where to build the demo course (default: ./demo-class)")
+    p.set_defaults(run=_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, format="%(message)s")
+    return args.run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

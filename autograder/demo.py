@@ -1,0 +1,72 @@
+"""`nnla demo`: grade a synthetic class end to end in a course folder of its own."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+
+from autograder.course import Course
+from autograder.demo_class import demo_students
+from autograder.grading import grade_class
+from autograder.submissions import write_submission
+
+COURSE_FILES = ("nbgrader_config.py", "assignments", "source", "release")
+
+
+def build_demo_course(repo: Course, folder: Path, assignment: str) -> Course:
+    """A fresh course folder with the repo's config and notebooks and the demo submissions."""
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+    for name in COURSE_FILES:
+        src = repo.root / name
+        (shutil.copytree if src.is_dir() else shutil.copy2)(src, folder / name)
+    course = Course(folder)
+    for student in demo_students():
+        write_submission(
+            course.submitted(student.id, assignment),
+            course.release(assignment),
+            course.source(assignment),
+            student.answers,
+        )
+    return course
+
+
+def run_demo(repo: Course, folder: Path, assignment: str = "ch177") -> int:
+    """Build, grade and check the demo class; return the exit code (0 when all scores match)."""
+    started = time.monotonic()
+    course = build_demo_course(repo, folder, assignment)
+    students = demo_students()
+    print(f"Demo class: {len(students)} synthetic students in {folder}")
+    results = grade_class(course, assignment, [s.id for s in students])
+
+    notebooks = list(course.manifest(assignment).notebooks)
+    short = [nb.split("_", 1)[0] for nb in notebooks]
+    header = f"{'student':<14} " + " ".join(f"{s:>5}" for s in short) + f" {'total':>7}  check  work"
+    print()
+    print(header)
+    print("-" * len(header))
+    mismatches = []
+    for student in students:
+        res = results[student.id]
+        per_nb = {nb: 0.0 for nb in notebooks}
+        for test in res["tests"]:
+            per_nb[test["notebook"]] += test["score"]
+        ok = all(abs(per_nb[nb] - student.expected[nb]) < 1e-9 for nb in notebooks)
+        if not ok:
+            mismatches.append((student.id, student.expected, per_nb))
+        cells = " ".join(f"{per_nb[nb]:>5g}" for nb in notebooks)
+        print(
+            f"{student.id:<14} {cells} {res['score']:>3g}/{res['max_score']:<3g}"
+            f"  {'ok' if ok else 'WRONG':<5}  {student.story}"
+        )
+    elapsed = time.monotonic() - started
+    print()
+    print(f"Autograded notebooks: {course.root / 'autograded'}/<student>/{assignment}/")
+    print(f"Results (Gradescope format): {course.root / 'autograded'}/<student>/{assignment}/results.json")
+    print(f"Gradebook: {course.root / 'gradebook.db'}")
+    print(f"Finished in {elapsed:.0f} s.")
+    for student_id, expected, got in mismatches:
+        print(f"MISMATCH {student_id}: expected {expected}, got {got}")
+    return 1 if mismatches else 0

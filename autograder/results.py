@@ -1,0 +1,107 @@
+"""Per-student results in Gradescope's results.json format, from the gradebook.
+
+Only autograded items are `tests`; written answers wait for a person and are listed apart
+under `extra_data.manually_graded`.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import nbformat
+from nbgrader.api import Gradebook, MissingEntry
+
+from autograder.course import Course
+from autograder.notebooks import GradedItem, graded_items, is_autograded_test, nbgrader_meta
+
+
+def cell_feedback(cell: nbformat.NotebookNode) -> str:
+    """What a grade cell's outputs tell the student: the error, or what it printed."""
+    lines = []
+    for out in cell.get("outputs", []):
+        if out.output_type == "error":
+            lines.append(f"{out.ename}: {out.evalue}".rstrip(": "))
+        elif out.output_type == "stream":
+            lines.append(out.text.rstrip())
+        elif out.output_type == "execute_result":
+            lines.append(out.get("data", {}).get("text/plain", "").rstrip())
+    return "\n".join(line for line in lines if line) or "passed"
+
+
+def _autograded_outputs(folder: Path) -> dict[tuple[str, str], str]:
+    feedback = {}
+    for path in sorted(folder.glob("*.ipynb")):
+        try:
+            nb = nbformat.read(path, as_version=4)
+        except Exception:  # noqa: BLE001 - a notebook nbgrader could not read has no outputs
+            continue
+        for cell in nb.cells:
+            if is_autograded_test(cell):
+                feedback[path.stem, nbgrader_meta(cell)["grade_id"]] = cell_feedback(cell)
+    return feedback
+
+
+def build_results(gb: Gradebook, course: Course, assignment: str, student: str) -> dict:
+    """results.json content for one student, items in notebook order (0 where never graded)."""
+    try:
+        notebooks = gb.find_submission(assignment, student).notebooks
+    except MissingEntry:
+        notebooks = []
+    graded = {(nb.name, grade.name): grade for nb in notebooks for grade in nb.grades}
+    late_penalty = sum(float(nb.late_submission_penalty or 0.0) for nb in notebooks)
+    outputs = _autograded_outputs(course.autograded(student, assignment))
+    tests, manual = [], []
+    for item in assignment_items(course, assignment):
+        grade = graded.get((item.notebook, item.grade_id))
+        if item.autograded:
+            tests.append(
+                {
+                    "name": item.grade_id,
+                    "notebook": item.notebook,
+                    "score": float(grade.score or 0.0) if grade else 0.0,
+                    "max_score": item.points,
+                    "output": outputs.get(
+                        (item.notebook, item.grade_id), "not graded: notebook missing or unreadable"
+                    ),
+                    "tags": [],
+                }
+            )
+        else:
+            manual.append(
+                {
+                    "name": item.grade_id,
+                    "notebook": item.notebook,
+                    "max_score": item.points,
+                    "score": None if grade is None or grade.needs_manual_grade else float(grade.score or 0.0),
+                }
+            )
+    return {
+        "score": sum(t["score"] for t in tests) - late_penalty,
+        "max_score": sum(t["max_score"] for t in tests),
+        "tests": tests,
+        "extra_data": {
+            "student": student,
+            "assignment": assignment,
+            "late_penalty": late_penalty,
+            "manually_graded": manual,
+        },
+    }
+
+
+def assignment_items(course: Course, assignment: str) -> list[GradedItem]:
+    """Every graded cell of the assignment's source notebooks, in order."""
+    return [item for path in sorted(course.source(assignment).glob("*.ipynb")) for item in graded_items(path)]
+
+
+def write_results(course: Course, assignment: str, students: list[str]) -> dict[str, dict]:
+    """Write autograded/<student>/<assignment>/results.json for each student; return them."""
+    written = {}
+    with Gradebook(course.gradebook_url, course_id="nnla") as gb:
+        for student in students:
+            results = build_results(gb, course, assignment, student)
+            folder = course.autograded(student, assignment)
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+            written[student] = results
+    return written
