@@ -34,8 +34,13 @@ def layer_sizes(min_layers: int = 1, max_layers: int = 4, max_width: int = 6):
 
 
 @st.composite
-def layer_chains(draw, min_layers: int = 1, max_layers: int = 4, max_width: int = 6,
-                 elements: st.SearchStrategy[float] = MODERATE):
+def layer_chains(
+    draw,
+    min_layers: int = 1,
+    max_layers: int = 4,
+    max_width: int = 6,
+    elements: st.SearchStrategy[float] = MODERATE,
+):
     """``(weights, biases)`` of a dense stack whose shapes chain: W_l is (n_l, n_{l-1})."""
     sizes = draw(layer_sizes(min_layers, max_layers, max_width))
     weights = [draw(arrays((n_out, n_in), elements)) for n_in, n_out in zip(sizes, sizes[1:])]
