@@ -1,0 +1,135 @@
+"""nbgrader preprocessors that decide autograded cells outside the student's kernel.
+
+Configured in nbgrader_config.py (Autograde.autograde_preprocessors), so `nbgrader autograde`
+and `nnla autograde` grade alike. JudgeHiddenTests runs after the kernel has executed the
+notebook and before SaveAutoGrades: it replaces each autograded test cell's outputs with the
+judge's verdict (feedback on stdout, the score as the cell's result, which nbgrader reads as
+partial credit), whatever the student's kernel printed or forged there.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+from pathlib import Path
+
+from nbformat import NotebookNode
+from nbformat.v4 import new_output
+from nbgrader.preprocessors import NbGraderPreprocessor
+from traitlets import Unicode
+
+from autograder.contract import CONTRACT
+from autograder.course import Course
+from autograder.judge.client import Cell, StudentCrash, StudentProcess, StudentTimeout
+from autograder.judge.feedback import cell_feedback
+from autograder.judge.runner import judge_notebook
+from autograder.judge.suites import suite_for
+from autograder.notebooks import is_autograded_test, is_solution, nbgrader_meta
+from autograder.sandbox import SandboxSpec, default_hidden_paths, describe_missing
+
+log = logging.getLogger(__name__)
+_warned = False
+
+
+def worker_cells(nb: NotebookNode) -> list[Cell]:
+    """The code the judge loads: given (locked, ungraded) cells and the student's solution cells.
+
+    Test cells and free cells stay out: they may plot, print or depend on the kernel's state.
+    """
+    cells = []
+    for cell in nb.cells:
+        meta = nbgrader_meta(cell)
+        if cell.cell_type != "code" or "grade_id" not in meta:
+            continue
+        if is_solution(cell) or (meta.get("locked") and not meta.get("grade")):
+            cells.append(Cell(meta["grade_id"], cell.source))
+    return cells
+
+
+def sandbox_for(course: Course, assignment: str, exercises: list[str]) -> SandboxSpec:
+    manifest = course.manifest(assignment)
+    limits = [manifest.limits_for(e) for e in exercises] or [manifest.default_limits]
+    hide, keep = default_hidden_paths(course.root)
+    return SandboxSpec(
+        scratch="",
+        hide=hide,
+        keep=keep,
+        cpu_seconds=int(sum(lim.cpu_seconds for lim in limits)) + 10,
+        memory_mb=max(lim.memory_mb for lim in limits),
+    )
+
+
+def judge(nb: NotebookNode, notebook: str, assignment: str, student: str, course: Course) -> dict:
+    """Verdicts for the notebook's autograded cells (empty if it has no hidden suite)."""
+    global _warned
+    suite = suite_for(notebook)
+    if suite is None:
+        return {}
+    if not _warned and (missing := describe_missing()):
+        log.warning(missing)
+        _warned = True
+    manifest = course.manifest(assignment)
+    points = {
+        nbgrader_meta(c)["grade_id"]: float(nbgrader_meta(c)["points"])
+        for c in nb.cells
+        if is_autograded_test(c)
+    }
+    process = _student_process(course, assignment, student)
+    try:
+        process.add_notebook(notebook, worker_cells(nb))
+    except (StudentTimeout, StudentCrash):
+        pass  # every property then reports that the code could not run
+    return judge_notebook(process, suite, points, manifest.limits_for)
+
+
+_current: tuple[tuple, StudentProcess] | None = None
+
+
+def _student_process(course: Course, assignment: str, student: str) -> StudentProcess:
+    """The worker of the student being graded; nbgrader grades one student's notebooks in a row,
+    so the worker (and its numpy and matplotlib imports) serves all of them."""
+    global _current
+    key = (str(course.root), assignment, student)
+    if _current is not None and _current[0] == key:
+        return _current[1]
+    close_student_process()
+    exercises = sorted({name for names in CONTRACT.values() for name in names})
+    _current = (key, StudentProcess(sandbox_for(course, assignment, exercises)))
+    return _current[1]
+
+
+def close_student_process() -> None:
+    global _current
+    if _current is not None:
+        _current[1].close()
+        _current = None
+
+
+atexit.register(close_student_process)
+
+
+class JudgeHiddenTests(NbGraderPreprocessor):
+    """Write the judge's verdict into every autograded test cell."""
+
+    course_root = Unicode("", help="The course folder (default: the working directory).").tag(config=True)
+
+    def preprocess(self, nb: NotebookNode, resources: dict) -> tuple[NotebookNode, dict]:
+        info = resources["nbgrader"]
+        course = Course(Path(self.course_root or os.getcwd()))
+        verdicts = judge(nb, info["notebook"], info["assignment"], info["student"], course)
+        for cell in nb.cells:
+            grade_id = nbgrader_meta(cell).get("grade_id")
+            if not is_autograded_test(cell) or grade_id not in verdicts:
+                continue
+            verdict = verdicts[grade_id]
+            cell.outputs = [
+                new_output("stream", name="stdout", text=cell_feedback(verdict) + "\n"),
+                new_output(
+                    "execute_result",
+                    data={"text/plain": repr(verdict.score)},
+                    execution_count=cell.get("execution_count"),
+                ),
+            ]
+            cell.metadata["nnla"] = {"score": verdict.score, "tags": verdict.tags}
+        return nb, resources

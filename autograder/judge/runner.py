@@ -1,0 +1,175 @@
+"""Run a notebook's hidden properties against the student's worker and score each grade cell."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from hypothesis import HealthCheck, Phase, Verbosity, settings
+from hypothesis.errors import Flaky
+
+from autograder.course import Limits
+from autograder.judge.client import StudentCrash, StudentProcess, StudentTimeout
+from autograder.judge.misconceptions import diagnose
+from autograder.judge.properties import Failure, NotAttempted, Property, StudentCalls, Suite
+
+CALL_SECONDS = 5.0
+
+
+class GiveUp(BaseException):
+    """Stop a property at once, without shrinking: the student's code hung or crashed.
+
+    A BaseException, so that hypothesis does not treat it as a failure to shrink.
+    """
+
+
+@dataclass
+class PropertyResult:
+    prop: Property
+    passed: bool
+    failure: Failure | None = None
+    gave_up: str | None = None
+    examples: int = 0
+    seconds: float = 0.0
+    tags: list[str] = field(default_factory=list)
+    hints: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def not_attempted(self) -> bool:
+        return isinstance(self.failure, NotAttempted)
+
+
+@dataclass
+class CellVerdict:
+    grade_id: str
+    points: float
+    results: list[PropertyResult]
+    load_errors: list[dict] = field(default_factory=list)
+
+    @property
+    def score(self) -> float:
+        total = sum(r.prop.weight for r in self.results)
+        held = sum(r.prop.weight for r in self.results if r.passed)
+        return round(self.points * held / total, 2) if total else 0.0
+
+    @property
+    def tags(self) -> list[str]:
+        return sorted({t for r in self.results for t in r.tags})
+
+
+class BudgetedCalls(StudentCalls):
+    """StudentCalls that give up on a hang or crash and stop when the exercise's time is spent."""
+
+    def __init__(self, process: StudentProcess, notebook: str, limits: Limits):
+        super().__init__(process, notebook, CALL_SECONDS)
+        self.deadline = time.monotonic() + limits.wall_seconds
+        self.last_inputs: dict = {}
+
+    def _guard(self, fn, *args, **kwargs):
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise GiveUp("the exercise's time limit was reached")
+        self.call_seconds = min(CALL_SECONDS, left)
+        self.last_inputs = kwargs.get("inputs") or self.last_inputs
+        try:
+            return fn(*args, **kwargs)
+        except StudentTimeout:
+            raise GiveUp(f"the call did not finish within {self.call_seconds:.1f} s") from None
+        except StudentCrash as e:
+            raise GiveUp(str(e)) from None
+
+    def call(self, *args, **kwargs):
+        return self._guard(super().call, *args, **kwargs)
+
+    def get(self, *args, **kwargs):
+        return self._guard(super().get, *args, **kwargs)
+
+    def length(self, *args, **kwargs):
+        return self._guard(super().length, *args, **kwargs)
+
+    def set(self, *args, **kwargs):
+        return self._guard(super().set, *args, **kwargs)
+
+
+def judge_settings(max_examples: int) -> settings:
+    """Derandomized, no example database, no deadline: the same submission, the same verdict."""
+    return settings(
+        max_examples=max_examples,
+        derandomize=True,
+        database=None,
+        deadline=None,
+        print_blob=False,
+        suppress_health_check=list(HealthCheck),
+        verbosity=Verbosity.quiet,
+        report_multiple_bugs=False,
+        phases=(Phase.explicit, Phase.generate, Phase.shrink),
+    )
+
+
+def run_property(prop: Property, process: StudentProcess, notebook: str, limits: Limits) -> PropertyResult:
+    started = time.monotonic()
+    result = PropertyResult(prop, passed=False)
+    if notebook in process.hung:
+        result.gave_up = "your notebook's cells did not finish running, so nothing could be called"
+        return result
+    try:
+        if not process.alive:
+            process.start()
+    except (StudentTimeout, StudentCrash) as e:
+        result.gave_up = f"your notebook's code could not be started ({e})"
+        return result
+    calls = BudgetedCalls(process, notebook, limits)
+    test = prop.test
+    counter = [0]
+    if hasattr(test, "hypothesis"):
+        # What @settings would set, but undone afterwards: the same property runs again for
+        # the next student with its own budget. (@settings refuses to decorate twice.)
+        previous_settings = getattr(test, "_hypothesis_internal_use_settings", None)
+        test._hypothesis_internal_use_settings = judge_settings(prop.max_examples or limits.max_examples)
+        inner = test.hypothesis.inner_test
+
+        def counted(*args, **kwargs):
+            counter[0] += 1
+            return inner(*args, **kwargs)
+
+        test.hypothesis.inner_test = counted
+    try:
+        test(calls)
+        result.passed = True
+    except Failure as failure:
+        result.failure = failure
+        result.tags, result.hints = diagnose(prop.exercise, failure)
+    except GiveUp as why:
+        result.gave_up = str(why)
+        result.failure = Failure(str(why), inputs=calls.last_inputs, show_values=False)
+    except Flaky:  # the student's function failed, then not, on one input
+        result.gave_up = "your code gave different answers for the same input"
+    finally:
+        if hasattr(test, "hypothesis"):
+            test.hypothesis.inner_test = inner
+            test._hypothesis_internal_use_settings = previous_settings
+    result.examples = counter[0] if hasattr(prop.test, "hypothesis") else 1
+    result.seconds = time.monotonic() - started
+    return result
+
+
+def judge_notebook(
+    process: StudentProcess,
+    suite: Suite,
+    points: dict[str, float],
+    limits_for: Callable[[str], Limits],
+) -> dict[str, CellVerdict]:
+    """Every grade cell's verdict: its properties run in declaration order.
+
+    The notebook's cells must have been added to `process` (add_notebook) first.
+    """
+    verdicts = {}
+    for grade_id, cell_points in points.items():
+        props = suite.for_grade_id(grade_id)
+        if not props:
+            continue
+        results = [run_property(p, process, suite.notebook, limits_for(p.exercise)) for p in props]
+        errors = process.load_errors.get(suite.notebook, [])
+        verdicts[grade_id] = CellVerdict(grade_id, cell_points, results, errors)
+    return verdicts

@@ -1,0 +1,244 @@
+"""The worker: runs one notebook's student code in the sandbox and answers the judge's calls.
+
+It is started as `python -I -c <wire.py + this file>`, because inside the sandbox the grader's
+packages are hidden. Requests and answers are wire frames on the process's original stdin and
+stdout; the student's own prints go to /dev/null. Nothing here decides a grade: the worker only
+reports what the student's code returned, raised, warned or called.
+"""
+
+try:  # in the sandbox, wire.py's text comes first in the same program
+    from autograder.judge.wire import Unencodable, decode, encode, read_frame, write_frame
+except ImportError:  # pragma: no cover
+    pass
+
+import builtins
+import linecache
+import math
+import os
+import sys
+import traceback
+import warnings
+
+import numpy as np
+
+MAX_MESSAGE = 2000
+
+
+def trusted_activations():
+    """Activations the judge passes as arguments: plain numpy, independent of the student's."""
+
+    def relu(z):
+        return np.maximum(0, z)
+
+    def identity(z):
+        return z
+
+    def sigmoid(z):
+        z = np.asarray(z, dtype=float)
+        e = np.exp(-np.abs(z))
+        return np.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+
+    tanh = np.tanh
+    return {"relu": relu, "identity": identity, "sigmoid": sigmoid, "tanh": tanh}
+
+
+class Tripwires:
+    """Counts calls of banned functions (np.tanh, math.tanh) while a student call runs."""
+
+    def __init__(self):
+        self.armed = False
+        self.hits = []
+        self._install(np, "tanh", "np.tanh")
+        self._install(math, "tanh", "math.tanh")
+
+    def _install(self, module, name, label):
+        original = getattr(module, name)
+        wires = self
+
+        def wire(*args, **kwargs):
+            if wires.armed:
+                wires.hits.append(label)
+            return original(*args, **kwargs)
+
+        wire.__name__ = name
+        setattr(module, name, wire)
+
+
+class Worker:
+    def __init__(self):
+        self.namespaces = {}
+        self.handles = {}
+        self.activations = trusted_activations()  # before the tripwires: np.tanh unwired
+        self.tripwires = Tripwires()
+
+    # ---------------------------------------------------------------- requests
+
+    def handle(self, req):
+        op = req.get("op")
+        if op == "load":
+            return self.load(req["namespace"], req["cells"])
+        if op == "call":
+            return self.call(req)
+        if op == "get":
+            return {"ok": True, "value": self.send(self.resolve(req, req.get("path", [])))}
+        if op == "len":
+            return {"ok": True, "value": len(self.resolve(req, req.get("path", [])))}
+        if op == "set":
+            obj = self.resolve(req, req["path"][:-1])
+            setattr(obj, req["path"][-1], self.receive(req["value"]))
+            return {"ok": True, "value": None}
+        return {"ok": False, "error": {"type": "ProtocolError", "message": f"unknown op {op!r}"}}
+
+    def load(self, name, cells):
+        """Run one notebook's given and solution cells in order, in a namespace of its own;
+        report the cells that raised."""
+        namespace = self.namespaces[name] = {"__name__": "__main__", "__builtins__": builtins}
+        errors = []
+        for cell in cells:
+            source = "\n".join(
+                line for line in cell["source"].splitlines() if not line.lstrip().startswith(("%", "!"))
+            )
+            filename = f"<cell {cell['id']}>"
+            linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+            try:
+                exec(compile(source, filename, "exec"), namespace)
+            except BaseException as e:  # noqa: BLE001 - student code may raise anything
+                errors.append({"cell": cell["id"], **describe(e)})
+        return {"ok": True, "value": None, "errors": errors}
+
+    def call(self, req):
+        target = self.resolve(req, req.get("path", []))
+        args = [self.receive(a) for a in req.get("args", [])]
+        kwargs = {k: self.receive(v) for k, v in req.get("kwargs", {}).items()}
+        before = [a.copy() if isinstance(a, np.ndarray) else _copy_arrays(a) for a in args]
+        if req.get("seed") is not None:
+            np.random.seed(req["seed"])
+        self.tripwires.hits = []
+        self.tripwires.armed = bool(req.get("watch_banned"))
+        try:
+            with warnings.catch_warnings(record=True) as caught, np.errstate(all="warn", under="ignore"):
+                warnings.simplefilter("always")
+                value = target(*args, **kwargs)
+        except BaseException as e:  # noqa: BLE001
+            return {"ok": False, "error": describe(e), "banned": sorted(set(self.tripwires.hits))}
+        finally:
+            self.tripwires.armed = False
+        return {
+            "ok": True,
+            "value": self.send(value),
+            "warnings": [f"{w.category.__name__}: {w.message}"[:MAX_MESSAGE] for w in caught][:10],
+            "banned": sorted(set(self.tripwires.hits)),
+            "mutated": [i for i, (a, b) in enumerate(zip(before, args)) if not _same(a, b)],
+        }
+
+    # ---------------------------------------------------------------- values
+
+    def resolve(self, req, path):
+        target, namespace = req["target"], self.namespaces.get(req.get("namespace"), {})
+        if isinstance(target, int):
+            obj = self.handles[target]
+        elif target in namespace:
+            obj = namespace[target]
+        else:
+            raise NameError(f"name '{target}' is not defined")
+        for step in path:
+            obj = obj[step] if isinstance(step, int) else getattr(obj, step)
+        return obj
+
+    def receive(self, wire_value):
+        """A wire value as the student's code should see it: arrays, activations, objects."""
+        if isinstance(wire_value, dict) and len(wire_value) == 1:
+            ((kind, body),) = wire_value.items()
+            if kind == "__fn__":
+                return self.activations[body]
+            if kind == "__handle__":
+                return self.handles[body["id"]]
+        if isinstance(wire_value, list):
+            return [self.receive(v) for v in wire_value]
+        return decode(wire_value)
+
+    def send(self, value):
+        try:
+            return encode(value)
+        except Unencodable as why:
+            if type(value).__name__ == "Figure" and hasattr(value, "axes"):
+                return {"__figure__": figure_summary(value)}
+            handle = len(self.handles) + 1
+            self.handles[handle] = value
+            return {"__handle__": {"id": handle, "type": type(value).__name__[:100], "why": str(why)[:200]}}
+
+
+def _copy_arrays(value):
+    if isinstance(value, list | tuple):
+        return type(value)(_copy_arrays(v) for v in value)
+    return value.copy() if isinstance(value, np.ndarray) else value
+
+
+def _same(a, b):
+    if isinstance(a, np.ndarray):
+        return isinstance(b, np.ndarray) and a.shape == b.shape and np.array_equal(a, b, equal_nan=True)
+    if isinstance(a, list | tuple):
+        return isinstance(b, list | tuple) and len(a) == len(b) and all(map(_same, a, b))
+    return True
+
+
+def describe(e):
+    """An exception as plain text: its type, message and the last student-code lines."""
+    frames = [f for f in traceback.extract_tb(e.__traceback__) if f.filename.startswith("<cell")]
+    where = [f"{f.filename[1:-1]}, line {f.lineno}: {f.line}" for f in frames[-3:]]
+    return {"type": type(e).__name__, "message": str(e)[:MAX_MESSAGE], "where": where}
+
+
+def figure_summary(fig):
+    """What the judge needs of a figure: per axes, its title, whether it is shown, its contours."""
+    from matplotlib.contour import ContourSet
+
+    axes = []
+    for ax in fig.axes:
+        contours = [c for c in ax.collections if isinstance(c, ContourSet)]
+        axes.append(
+            {
+                "title": str(ax.get_title())[:200],
+                "on": bool(ax.axison),
+                "contours": [
+                    {
+                        "filled": bool(c.filled),
+                        "zmin": float(getattr(c, "zmin", np.nan)),
+                        "zmax": float(getattr(c, "zmax", np.nan)),
+                    }
+                    for c in contours
+                ],
+            }
+        )
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+    return {"axes": axes[:100]}
+
+
+def main():
+    proto_in = os.fdopen(os.dup(0), "rb")
+    proto_out = os.fdopen(os.dup(1), "wb")
+    devnull = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(devnull, fd)
+    sys.stdin = open(os.devnull)
+    sys.stdout = sys.stderr = open(os.devnull, "w")
+    worker = Worker()
+    write_frame(proto_out, {"ok": True, "value": "ready"})
+    while True:
+        req = read_frame(proto_in)
+        if req is None:
+            break
+        try:
+            answer = worker.handle(req)
+        except BaseException as e:  # noqa: BLE001 - report, never die, on the student's errors
+            answer = {"ok": False, "error": describe(e)}
+        try:
+            write_frame(proto_out, answer)
+        except Unencodable as e:
+            write_frame(proto_out, {"ok": False, "error": {"type": "Unencodable", "message": str(e)}})
+
+
+if __name__ == "__main__":
+    main()
