@@ -19,3 +19,17 @@ c.Execute.startup_timeout = 60
 # A runaway print loop must not bloat the autograded notebook.
 c.LimitOutput.max_lines = 200
 c.LimitOutput.max_traceback = 40
+
+# Grading: the student's kernel runs in the sandbox, and every autograded test cell is decided
+# by the judge outside it (hidden hypothesis properties against nnla_ref), after the kernel has
+# run the notebook and before nbgrader saves the grades.
+c.Autograde.autograde_preprocessors = [
+    "autograder.judge.kernel.SandboxedExecute",
+    "nbgrader.preprocessors.IgnorePattern",
+    "nbconvert.preprocessors.ClearMetadataPreprocessor",
+    "nbgrader.preprocessors.LimitOutput",
+    "autograder.judge.preprocessor.JudgeHiddenTests",
+    "nbgrader.preprocessors.SaveAutoGrades",
+    "nbgrader.preprocessors.AssignLatePenalties",
+    "nbgrader.preprocessors.CheckCellMetadata",
+]

@@ -122,13 +122,12 @@ def count_params(layer_sizes):
     sizes = list(layer_sizes)
     if len(sizes) < 2:
         raise ValueError("need two sizes")
+    for n in sizes:
+        if type(n) is bool or not isinstance(n, (int, np.integer)) or n < 1:
+            raise ValueError(f"not a positive integer size: {n!r}")
     total = 0
     for i in range(len(sizes) - 1):
         n_in, n_out = sizes[i], sizes[i + 1]
-        if isinstance(n_in, bool) or isinstance(n_out, bool):
-            raise ValueError("bool is not a size")
-        if int(n_in) != n_in or int(n_out) != n_out or n_in < 1 or n_out < 1:
-            raise ValueError("sizes must be positive integers")
         total += int(n_out) * (int(n_in) + 1)
     return total
 """

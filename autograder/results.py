@@ -17,20 +17,26 @@ from autograder.notebooks import GradedItem, graded_items, is_autograded_test, n
 
 
 def cell_feedback(cell: nbformat.NotebookNode) -> str:
-    """What a grade cell's outputs tell the student: the error, or what it printed."""
+    """What a grade cell's outputs tell the student.
+
+    A cell the judge decided carries its feedback on stdout (its result is the score);
+    otherwise the error the cell raised, or what it printed.
+    """
+    judged = "nnla" in cell.get("metadata", {})
     lines = []
     for out in cell.get("outputs", []):
         if out.output_type == "error":
             lines.append(f"{out.ename}: {out.evalue}".rstrip(": "))
         elif out.output_type == "stream":
             lines.append(out.text.rstrip())
-        elif out.output_type == "execute_result":
+        elif out.output_type == "execute_result" and not judged:
             lines.append(out.get("data", {}).get("text/plain", "").rstrip())
     return "\n".join(line for line in lines if line) or "passed"
 
 
-def _autograded_outputs(folder: Path) -> dict[tuple[str, str], str]:
-    feedback = {}
+def _autograded_outputs(folder: Path) -> dict[tuple[str, str], tuple[str, list[str]]]:
+    """(notebook, grade_id) -> (feedback text, misconception tags) from the autograded notebooks."""
+    found = {}
     for path in sorted(folder.glob("*.ipynb")):
         try:
             nb = nbformat.read(path, as_version=4)
@@ -38,8 +44,9 @@ def _autograded_outputs(folder: Path) -> dict[tuple[str, str], str]:
             continue
         for cell in nb.cells:
             if is_autograded_test(cell):
-                feedback[path.stem, nbgrader_meta(cell)["grade_id"]] = cell_feedback(cell)
-    return feedback
+                tags = [str(t) for t in cell.get("metadata", {}).get("nnla", {}).get("tags", [])]
+                found[path.stem, nbgrader_meta(cell)["grade_id"]] = (cell_feedback(cell), tags)
+    return found
 
 
 def build_results(gb: Gradebook, course: Course, assignment: str, student: str) -> dict:
@@ -55,16 +62,17 @@ def build_results(gb: Gradebook, course: Course, assignment: str, student: str) 
     for item in assignment_items(course, assignment):
         grade = graded.get((item.notebook, item.grade_id))
         if item.autograded:
+            output, tags = outputs.get(
+                (item.notebook, item.grade_id), ("not graded: notebook missing or unreadable", [])
+            )
             tests.append(
                 {
                     "name": item.grade_id,
                     "notebook": item.notebook,
                     "score": float(grade.score or 0.0) if grade else 0.0,
                     "max_score": item.points,
-                    "output": outputs.get(
-                        (item.notebook, item.grade_id), "not graded: notebook missing or unreadable"
-                    ),
-                    "tags": [],
+                    "output": output,
+                    "tags": tags,
                 }
             )
         else:

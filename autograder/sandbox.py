@@ -3,16 +3,18 @@
 `sandboxed(argv, spec)` returns the command line that runs `argv` through this module's
 launcher. The launcher starts as the grader's user and, before it execs `argv`:
 
-- copies `spec.seed` into a fresh scratch folder and makes that the working directory;
+- copies `spec.seed` (a folder) and `spec.copy_in` (single files) into a fresh scratch
+  folder, which becomes the working directory and the only writable place;
 - when it is root and the kernel allows it: enters new mount, network, PID, IPC and UTS
-  namespaces, so there is no network, no process outside is visible or killable, and every
-  path in `spec.hide` is covered by an empty tmpfs (`spec.keep` paths inside them, such as
-  the interpreter's own prefix, are mounted back read-only);
+  namespaces and changes root to a tmpfs holding read-only views of the system folders and
+  the Python installation only (`visible_paths`), plus the scratch folder. So there is no
+  network, no process outside is visible or killable, and the course, the gradebook, other
+  submissions, the reference and the hidden suites, wherever they are on disk, do not exist;
 - sets resource limits: CPU seconds, address space, processes, file size, no core dumps;
-- when it is root: switches to an unprivileged uid of its own (distinct per sandbox), so
-  that files it writes, signals it sends and its process count are its own.
+- when it is root: switches to an unprivileged uid of its own (distinct per sandbox), so that
+  files it writes, signals it sends and its process count are its own.
 
-Whatever is not available on this machine is said once, by `protections()`, and skipped.
+What this machine does not grant is said once, by `describe_missing()`, and skipped.
 """
 
 from __future__ import annotations
@@ -28,14 +30,15 @@ import sys
 import tempfile
 from dataclasses import asdict, dataclass, field
 from functools import cache
-from pathlib import Path
 
 CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC = 0x00020000, 0x04000000, 0x08000000
 CLONE_NEWPID, CLONE_NEWNET = 0x20000000, 0x40000000
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_BIND = 0x1, 0x2, 0x4, 0x1000
 MS_REMOUNT, MS_REC, MS_PRIVATE = 0x20, 0x4000, 0x40000
+MNT_DETACH = 2
 PR_SET_PDEATHSIG = 1
 FIRST_SANDBOX_UID = 200_000
+SYSTEM_PATHS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc")
 
 
 @dataclass
@@ -44,8 +47,7 @@ class SandboxSpec:
 
     scratch: str
     seed: str | None = None
-    hide: list[str] = field(default_factory=list)
-    keep: list[str] = field(default_factory=list)
+    copy_in: dict[str, str] = field(default_factory=dict)
     cpu_seconds: int | None = None
     memory_mb: int | None = None
     max_processes: int = 32
@@ -58,43 +60,53 @@ def sandboxed(argv: list[str], spec: SandboxSpec) -> list[str]:
     return [sys.executable, "-I", "-m", "autograder.sandbox", json.dumps(asdict(spec)), "--", *argv]
 
 
-def default_hidden_paths(*course_roots: Path) -> tuple[list[str], list[str]]:
-    """Paths student code must not see, and the interpreter folders inside them to keep.
+def visible_paths() -> list[str]:
+    """What the sandbox shows, read-only: system folders and this Python (base and venv)."""
+    python = (sys.prefix, sys.base_prefix, os.path.dirname(sys.executable))
+    prefixes = {os.path.realpath(p) for p in python}
+    return [p for p in (*SYSTEM_PATHS, *sorted(prefixes)) if os.path.lexists(p)]
 
-    Hidden: the courses (gradebook, submissions, hidden tests), the grader and reference
-    packages, and the grader's home folder. Kept read-only: the Python installation and
-    virtual environment that run the student's code.
-    """
-    package_root = Path(__file__).resolve().parents[1]
-    home = Path(os.path.expanduser("~")).resolve()
-    hide = {str(p.resolve()) for p in (*course_roots, package_root)}
-    if home != Path("/"):
-        hide.add(str(home))
-    prefixes = {str(Path(p).resolve()) for p in (sys.prefix, sys.base_prefix)}
-    keep = sorted(p for p in prefixes if any(p.startswith(h + os.sep) for h in hide))
-    return sorted(hide), keep
+
+def matplotlib_cache() -> dict[str, str]:
+    """The grader's matplotlib font cache, to copy in: building it costs each sandbox ~0.5 s."""
+    try:
+        import matplotlib
+        from matplotlib import font_manager  # noqa: F401 - builds the cache if missing
+    except ImportError:
+        return {}
+    folder = matplotlib.get_cachedir()
+    return {
+        os.path.join(folder, name): os.path.join(".matplotlib", name)
+        for name in os.listdir(folder)
+        if name.startswith("fontlist")
+    }
 
 
 @cache
 def protections() -> dict[str, bool]:
     """Which protections this machine grants, measured once by starting a sandbox."""
     is_root = os.geteuid() == 0
-    namespaces = False
+    isolated = False
     if is_root and sys.platform.startswith("linux"):
-        with tempfile.TemporaryDirectory(prefix="nnla-probe-") as scratch:
-            hide, keep = default_hidden_paths()
-            probe = sandboxed(
-                [sys.executable, "-I", "-c", "import os; print(os.getuid(), os.getpid())"],
-                SandboxSpec(scratch=scratch, hide=hide, keep=keep),
+        scratch = tempfile.mkdtemp(prefix="nnla-probe-")
+        probe = f"import os; print(os.getuid(), os.getpid(), os.path.exists({os.path.abspath(__file__)!r}))"
+        try:
+            done = subprocess.run(
+                sandboxed([sys.executable, "-I", "-c", probe], SandboxSpec(scratch=scratch)),
+                capture_output=True,
+                text=True,
+                timeout=60,
             )
-            done = subprocess.run(probe, capture_output=True, text=True, timeout=30)
-            namespaces = done.returncode == 0 and done.stdout.split() == [str(_uid_for(scratch)), "1"]
+            isolated = done.returncode == 0 and done.stdout.split()[1:] == ["1", "False"]
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+            shutil.rmtree(root_mountpoint(scratch), ignore_errors=True)
     return {
         "resource limits": True,
         "unprivileged user": is_root,
-        "no network": namespaces,
-        "course files hidden": namespaces,
-        "separate process tree": namespaces,
+        "no network": isolated,
+        "only system and Python files visible": isolated,
+        "separate process tree": isolated,
     }
 
 
@@ -133,21 +145,49 @@ def _encode(text: str | None) -> bytes | None:
 
 
 def _mount(libc, source: str | None, target: str, fstype: str | None, flags: int, data: str | None = None):
-    enc = _encode
-    _check(
-        libc.mount(enc(source), enc(target), enc(fstype), ctypes.c_ulong(flags), enc(data)), f"mount {target}"
+    result = libc.mount(
+        _encode(source), _encode(target), _encode(fstype), ctypes.c_ulong(flags), _encode(data)
     )
+    _check(result, f"mount {target}")
 
 
 def _prepare_scratch(spec: SandboxSpec, uid: int) -> None:
-    scratch = Path(spec.scratch)
-    if spec.seed and Path(spec.seed).is_dir():
+    scratch = spec.scratch
+    if spec.seed and os.path.isdir(spec.seed):
         shutil.copytree(spec.seed, scratch, dirs_exist_ok=True, symlinks=True)
+    for src, rel in spec.copy_in.items():
+        dest = os.path.join(scratch, rel)
+        os.makedirs(os.path.dirname(dest), exist_ok=True)
+        shutil.copy2(src, dest)
     if os.geteuid() == 0:
         for folder, dirs, files in os.walk(scratch):
             for name in [folder, *(os.path.join(folder, n) for n in dirs + files)]:
                 os.lchown(name, uid, uid)
     os.chmod(scratch, 0o700)
+
+
+def _build_root(libc, root: str, scratch: str) -> None:
+    """A tmpfs at `root` with read-only system and Python folders, /dev, /proc, /tmp and scratch."""
+    _mount(libc, None, "/", None, MS_REC | MS_PRIVATE)
+    _mount(libc, "tmpfs", root, "tmpfs", MS_NOSUID | MS_NODEV, "size=16m,mode=755")
+    for path in visible_paths():
+        inside = root + path
+        if os.path.islink(path):  # /bin -> usr/bin on merged-/usr systems
+            os.makedirs(os.path.dirname(inside), exist_ok=True)
+            os.symlink(os.readlink(path), inside)
+            continue
+        os.makedirs(inside, exist_ok=True)
+        _mount(libc, path, inside, None, MS_BIND | MS_REC)
+        _mount(libc, None, inside, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID)
+    for path, kind in (("/dev", "bind"), ("/proc", "proc"), ("/tmp", "tmpfs"), (scratch, "bind")):
+        inside = root + path
+        os.makedirs(inside, exist_ok=True)
+        if kind == "bind":
+            _mount(libc, path, inside, None, MS_BIND | MS_REC)
+        elif kind == "proc":
+            _mount(libc, "proc", inside, "proc", MS_NOSUID | MS_NODEV)
+        else:
+            _mount(libc, "tmpfs", inside, "tmpfs", MS_NOSUID | MS_NODEV, "size=64m,mode=1777")
 
 
 def _set_limits(spec: SandboxSpec) -> None:
@@ -163,11 +203,9 @@ def _set_limits(spec: SandboxSpec) -> None:
         limit(resource.RLIMIT_AS, spec.memory_mb * 2**20)
 
 
-def _launch(spec: SandboxSpec, argv: list[str]) -> int:
-    uid = _uid_for(spec.scratch)
-    _prepare_scratch(spec, uid)
+def _environment(spec: SandboxSpec) -> dict[str, str]:
     env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "PATH": os.pathsep.join([os.path.dirname(sys.executable), "/usr/local/bin", "/usr/bin", "/bin"]),
         "HOME": spec.scratch,
         "TMPDIR": spec.scratch,
         "LANG": "C.UTF-8",
@@ -182,47 +220,70 @@ def _launch(spec: SandboxSpec, argv: list[str]) -> int:
     for var in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):  # this machine's safe BLAS settings
         if var in os.environ:
             env[var] = os.environ[var]
-    if os.geteuid() != 0 or not sys.platform.startswith("linux"):
-        os.setsid()
-        os.chdir(spec.scratch)
-        _set_limits(spec)
-        os.execvpe(argv[0], argv, env)
+    return env
 
-    libc = _libc()
-    _check(libc.unshare(CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS), "unshare")
-    child = os.fork()
-    if child:
-        return _wait_for(child)
-    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    _mount(libc, None, "/", None, MS_REC | MS_PRIVATE)
-    # Hold the kept folders open before hiding their parents, then bind them back in place.
-    staged = [(path, os.open(path, os.O_PATH | os.O_DIRECTORY)) for path in spec.keep]
-    for path in spec.hide:
-        if os.path.isdir(path):
-            _mount(libc, "tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=755")
-    for path, fd in staged:
-        os.makedirs(path, exist_ok=True)
-        _mount(libc, f"/proc/self/fd/{fd}", path, None, MS_BIND | MS_REC)
-        _mount(libc, None, path, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_REC)
-        os.close(fd)
-    _mount(libc, "proc", "/proc", "proc", MS_NOSUID | MS_NODEV)
+
+def root_mountpoint(scratch: str) -> str:
+    """Where the launcher builds the sandbox's root: beside the scratch folder, removed with it."""
+    return scratch.rstrip("/") + ".root"
+
+
+def _launch(spec: SandboxSpec, argv: list[str]) -> int:
+    uid = _uid_for(spec.scratch)
+    _prepare_scratch(spec, uid)
+    env = _environment(spec)
+    is_root = os.geteuid() == 0
+    if is_root and sys.platform.startswith("linux"):
+        libc = _libc()
+        if libc.unshare(CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS) == 0:
+            root = root_mountpoint(spec.scratch)
+            os.makedirs(root, exist_ok=True)
+            child = os.fork()
+            if child:
+                try:
+                    return _wait_for(child)
+                finally:
+                    libc.umount2(_encode(root), MNT_DETACH)
+                    os.rmdir(root)
+            libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+            _build_root(libc, root, spec.scratch)
+            os.chroot(root)
+    # Without namespaces: the limits (and, as root, the uid) still apply.
+    if os.getpid() != 1:
+        os.setsid()
     os.chdir(spec.scratch)
     _set_limits(spec)
-    os.setgroups([])
-    os.setgid(uid)
-    os.setuid(uid)
+    if is_root:
+        os.setgroups([])
+        os.setgid(uid)
+        os.setuid(uid)
     os.execvpe(argv[0], argv, env)
     return 127  # not reached
 
 
 def _wait_for(child: int) -> int:
-    def forward(signum, _frame):
+    """Wait for the sandboxed child; pass on interrupts, turn termination into SIGKILL.
+
+    The child is PID 1 of its namespace, which ignores signals it has no handler for, so a
+    polite SIGTERM would not end it.
+    """
+
+    def interrupt(signum, _frame):
+        os.kill(child, signal.SIGINT)
+
+    def terminate(signum, _frame):
         os.kill(child, signal.SIGKILL)
 
-    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-        signal.signal(sig, forward)
-    _, status = os.waitpid(child, 0)
-    return os.waitstatus_to_exitcode(status) if os.WIFEXITED(status) else 128 + os.WTERMSIG(status)
+    signal.signal(signal.SIGINT, interrupt)
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, terminate)
+    while True:
+        try:
+            _, status = os.waitpid(child, 0)
+            break
+        except InterruptedError:
+            continue
+    return os.waitstatus_to_exitcode(status)
 
 
 def main(args: list[str]) -> int:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from autograder.judge import wire
-from autograder.sandbox import SandboxSpec, sandboxed
+from autograder.sandbox import SandboxSpec, root_mountpoint, sandboxed
 
 PROGRAM = "\n".join((Path(__file__).with_name(name)).read_text() for name in ("wire.py", "worker.py"))
 STARTUP_SECONDS = 30.0
@@ -61,7 +61,7 @@ class StudentProcess:
         self.notebooks: dict[str, list[Cell]] = {}
         self.load_errors: dict[str, list[dict]] = {}
         self.hung: set[str] = set()
-        self.starts = 0
+        self.start_seconds: list[float] = []  # how long each (re)start took, for bench/judge.py
         self._scratch = ""
 
     # ------------------------------------------------------------------ lifecycle
@@ -69,6 +69,7 @@ class StudentProcess:
     def start(self) -> None:
         """Start the worker and load every notebook added so far."""
         self.close()
+        started = time.monotonic()
         self._scratch = tempfile.mkdtemp(prefix="nnla-worker-")
         spec = SandboxSpec(**{**self.spec.__dict__, "scratch": self._scratch})
         self.proc = subprocess.Popen(
@@ -78,10 +79,10 @@ class StudentProcess:
             stderr=subprocess.DEVNULL,
             start_new_session=True,
         )
-        self.starts += 1
         ready = self._read(STARTUP_SECONDS)
         if ready.get("value") != "ready":
             raise StudentCrash("the worker did not start")
+        self.start_seconds.append(time.monotonic() - started)
         for name in list(self.notebooks):
             if name not in self.hung:
                 self._load(name)
@@ -127,6 +128,7 @@ class StudentProcess:
             stream.close()
         self.proc = None
         shutil.rmtree(self._scratch, ignore_errors=True)
+        shutil.rmtree(root_mountpoint(self._scratch), ignore_errors=True)
 
     def __enter__(self) -> StudentProcess:
         return self
@@ -200,7 +202,7 @@ class StudentProcess:
                 banned=[str(b) for b in answer.get("banned", [])][:10],
                 mutated=[int(i) for i in answer.get("mutated", [])],
             )
-        except (wire.WireError, TypeError, ValueError, AttributeError) as e:
+        except (wire.WireError, TypeError, ValueError, AttributeError, RecursionError) as e:
             raise StudentCrash(f"the student's process sent malformed data ({e})") from None
 
     def _read(self, timeout: float) -> dict:
@@ -229,7 +231,7 @@ class StudentProcess:
                     need = 8 + size
         try:
             message = json.loads(bytes(buf[8:]))
-        except ValueError:
+        except (ValueError, RecursionError):
             self.close()
             raise StudentCrash("the student's process sent malformed data") from None
         if not isinstance(message, dict):
@@ -243,6 +245,9 @@ def _plain_error(error) -> dict | None:
         return None
     return {
         "type": str(error.get("type", "Error"))[:100],
+        "bases": [str(b)[:100] for b in error.get("bases", [])][:20]
+        if isinstance(error.get("bases"), list)
+        else [],
         "message": str(error.get("message", ""))[:2000],
         "where": [str(w)[:300] for w in error.get("where", [])][:3]
         if isinstance(error.get("where"), list)

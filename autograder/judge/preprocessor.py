@@ -26,7 +26,7 @@ from autograder.judge.feedback import cell_feedback
 from autograder.judge.runner import judge_notebook
 from autograder.judge.suites import suite_for
 from autograder.notebooks import is_autograded_test, is_solution, nbgrader_meta
-from autograder.sandbox import SandboxSpec, default_hidden_paths, describe_missing
+from autograder.sandbox import SandboxSpec, describe_missing, matplotlib_cache
 
 log = logging.getLogger(__name__)
 _warned = False
@@ -50,11 +50,9 @@ def worker_cells(nb: NotebookNode) -> list[Cell]:
 def sandbox_for(course: Course, assignment: str, exercises: list[str]) -> SandboxSpec:
     manifest = course.manifest(assignment)
     limits = [manifest.limits_for(e) for e in exercises] or [manifest.default_limits]
-    hide, keep = default_hidden_paths(course.root)
     return SandboxSpec(
         scratch="",
-        hide=hide,
-        keep=keep,
+        copy_in=matplotlib_cache(),
         cpu_seconds=int(sum(lim.cpu_seconds for lim in limits)) + 10,
         memory_mb=max(lim.memory_mb for lim in limits),
     )
@@ -95,7 +93,8 @@ def _student_process(course: Course, assignment: str, student: str) -> StudentPr
         return _current[1]
     close_student_process()
     exercises = sorted({name for names in CONTRACT.values() for name in names})
-    _current = (key, StudentProcess(sandbox_for(course, assignment, exercises)))
+    load_seconds = course.manifest(assignment).default_limits.wall_seconds
+    _current = (key, StudentProcess(sandbox_for(course, assignment, exercises), load_seconds))
     return _current[1]
 
 

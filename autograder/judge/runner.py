@@ -61,9 +61,9 @@ class CellVerdict:
 class BudgetedCalls(StudentCalls):
     """StudentCalls that give up on a hang or crash and stop when the exercise's time is spent."""
 
-    def __init__(self, process: StudentProcess, notebook: str, limits: Limits):
+    def __init__(self, process: StudentProcess, notebook: str, deadline: float):
         super().__init__(process, notebook, CALL_SECONDS)
-        self.deadline = time.monotonic() + limits.wall_seconds
+        self.deadline = deadline
         self.last_inputs: dict = {}
 
     def _guard(self, fn, *args, **kwargs):
@@ -107,9 +107,15 @@ def judge_settings(max_examples: int) -> settings:
     )
 
 
-def run_property(prop: Property, process: StudentProcess, notebook: str, limits: Limits) -> PropertyResult:
+def run_property(
+    prop: Property, process: StudentProcess, notebook: str, limits: Limits, deadline: float
+) -> PropertyResult:
+    """Run one property; `deadline` (time.monotonic) ends its exercise's time budget."""
     started = time.monotonic()
     result = PropertyResult(prop, passed=False)
+    if started >= deadline:
+        result.gave_up = f"the exercise's time limit ({limits.wall_seconds:g} s) was reached"
+        return result
     if notebook in process.hung:
         result.gave_up = "your notebook's cells did not finish running, so nothing could be called"
         return result
@@ -119,7 +125,7 @@ def run_property(prop: Property, process: StudentProcess, notebook: str, limits:
     except (StudentTimeout, StudentCrash) as e:
         result.gave_up = f"your notebook's code could not be started ({e})"
         return result
-    calls = BudgetedCalls(process, notebook, limits)
+    calls = BudgetedCalls(process, notebook, deadline)
     test = prop.test
     counter = [0]
     if hasattr(test, "hypothesis"):
@@ -165,11 +171,16 @@ def judge_notebook(
     The notebook's cells must have been added to `process` (add_notebook) first.
     """
     verdicts = {}
+    deadlines: dict[str, float] = {}  # each exercise's wall-clock budget spans all its properties
     for grade_id, cell_points in points.items():
         props = suite.for_grade_id(grade_id)
         if not props:
             continue
-        results = [run_property(p, process, suite.notebook, limits_for(p.exercise)) for p in props]
+        results = []
+        for p in props:
+            limits = limits_for(p.exercise)
+            deadline = deadlines.setdefault(p.exercise, time.monotonic() + limits.wall_seconds)
+            results.append(run_property(p, process, suite.notebook, limits, deadline))
         errors = process.load_errors.get(suite.notebook, [])
         verdicts[grade_id] = CellVerdict(grade_id, cell_points, results, errors)
     return verdicts

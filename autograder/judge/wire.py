@@ -38,15 +38,23 @@ def encode(value, depth=0):
     if type(value) is float:
         return {"__float__": repr(value)}
     if isinstance(value, np.ndarray | np.generic):
-        arr = np.array(value, copy=True, subok=False)
+        # order="C" rather than np.ascontiguousarray, which makes 0-d arrays and scalars 1-d
+        arr = np.array(value, copy=True, subok=False, order="C")
         if type(arr) is not np.ndarray or arr.dtype.str not in DTYPES:
             raise Unencodable(f"array of dtype {arr.dtype}")
-        arr = np.ascontiguousarray(arr)
         kind = "__scalar__" if isinstance(value, np.generic) else "__ndarray__"
         return {kind: [arr.dtype.str, list(arr.shape), base64.b64encode(arr.tobytes()).decode()]}
     if type(value) in (list, tuple):
         items = [encode(v, depth + 1) for v in value]
         return {"__tuple__": items} if type(value) is tuple else items
+    if type(value) is dict and len(value) == 1:
+        # The grader's markers travel as they are, so that the worker's `receive` sees them:
+        # an activation by name ({"__fn__": "relu"}) and an object the worker holds.
+        ((key, body),) = value.items()
+        if key == "__fn__" and type(body) is str:
+            return {key: body}
+        if key == "__handle__" and type(body) is dict and type(body.get("id")) is int:
+            return {key: {"id": body["id"]}}
     if type(value) is dict:
         if not all(type(k) is str for k in value):
             raise Unencodable("dict with non-string keys")

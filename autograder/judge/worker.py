@@ -186,20 +186,27 @@ def describe(e):
     """An exception as plain text: its type, message and the last student-code lines."""
     frames = [f for f in traceback.extract_tb(e.__traceback__) if f.filename.startswith("<cell")]
     where = [f"{f.filename[1:-1]}, line {f.lineno}: {f.line}" for f in frames[-3:]]
-    return {"type": type(e).__name__, "message": str(e)[:MAX_MESSAGE], "where": where}
+    bases = [c.__name__ for c in type(e).__mro__][:20]
+    return {"type": type(e).__name__, "bases": bases, "message": str(e)[:MAX_MESSAGE], "where": where}
 
 
 def figure_summary(fig):
-    """What the judge needs of a figure: per axes, its title, whether it is shown, its contours."""
+    """What the judge needs of a figure: per axes, its title, whether it is shown, its cell in the
+    figure's top-level grid of subplots ([n_rows, n_cols, first, last], cells numbered from 0 in
+    reading order; None for an axes outside any grid), its contours."""
     from matplotlib.contour import ContourSet
 
     axes = []
     for ax in fig.axes:
         contours = [c for c in ax.collections if isinstance(c, ContourSet)]
+        spec = ax.get_subplotspec() if hasattr(ax, "get_subplotspec") else None
+        spec = spec.get_topmost_subplotspec() if spec is not None else None  # a colorbar nests it
         axes.append(
             {
                 "title": str(ax.get_title())[:200],
                 "on": bool(ax.axison),
+                "visible": bool(ax.get_visible()),
+                "grid": [int(v) for v in spec.get_geometry()] if spec is not None else None,
                 "contours": [
                     {
                         "filled": bool(c.filled),

@@ -1,0 +1,146 @@
+"""Hostile submissions gain nothing and harm nothing, graded by the real nbgrader pipeline."""
+
+import hashlib
+import json
+import socket
+import subprocess
+import threading
+from pathlib import Path
+
+import pytest
+
+from autograder.grading import grade_class
+from autograder.sandbox import FIRST_SANDBOX_UID, protections
+from autograder.submissions import SOLUTION, write_submission
+from tests.conftest import ASSIGNMENT, REPO, copy_course
+from tests.hostile import HOSTILE
+
+ATTACKED = ("01_param_count", "02_batch_forms")
+HONEST = {
+    "01_param_count": {"count_params_solution": SOLUTION},
+    "02_batch_forms": {"affine_rows_solution": SOLUTION, "affine_cols_solution": SOLUTION},
+}
+HONEST_SCORE = 7.0
+
+pytestmark = pytest.mark.skipif(
+    not all(protections().values()), reason="needs the full sandbox (root, namespaces)"
+)
+
+
+class Listener:
+    """A TCP server on loopback that records whatever connects to it."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen()
+        self.sock.settimeout(0.2)
+        self.port = self.sock.getsockname()[1]
+        self.received = []
+        self.running = True
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self):
+        while self.running:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                continue
+            with conn:
+                self.received.append(conn.recv(100))
+
+    def close(self):
+        self.running = False
+        self.thread.join()
+        self.sock.close()
+
+
+def fingerprint(*folders: Path) -> dict[str, str]:
+    return {
+        str(p): hashlib.sha256(p.read_bytes()).hexdigest()
+        for folder in folders
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and "__pycache__" not in p.parts
+    }
+
+
+def sandbox_processes() -> list[str]:
+    out = subprocess.run(["ps", "-eo", "uid=,pid=,args="], capture_output=True, text=True).stdout
+    return [line for line in out.splitlines() if line.split() and int(line.split()[0]) >= FIRST_SANDBOX_UID]
+
+
+@pytest.fixture(scope="module")
+def hostile_run(repo, tmp_path_factory):
+    course = copy_course(repo, tmp_path_factory.mktemp("hostile") / "course")
+    # Short limits keep the hanging submissions from dominating the run.
+    with open(course.root / "nbgrader_config.py", "a") as f:
+        f.write("\nc.Execute.timeout = 8\n")
+    manifest = course.root / "assignments" / f"{ASSIGNMENT}.toml"
+    manifest.write_text(manifest.read_text().replace("wall_seconds = 20", "wall_seconds = 6"))
+
+    listener = Listener()
+    students = {"alice": HONEST, **{f"hostile {name}": answers for name, answers in HOSTILE.items()}}
+    for student, answers in students.items():
+        folder = course.submitted(student, ASSIGNMENT)
+        filled = {nb: {gid: code if code is SOLUTION else code.format(course=course.root, repo=REPO,
+                                                                       port=listener.port)
+                       for gid, code in cells.items()}
+                  for nb, cells in answers.items()}
+        write_submission(folder, course.release(ASSIGNMENT), course.source(ASSIGNMENT), filled)
+        for nb in folder.glob("*.ipynb"):
+            if nb.stem not in answers:
+                nb.unlink()
+
+    protected = (course.root / "source", course.root / "release", course.root / "assignments",
+                 REPO / "nnla_ref", REPO / "autograder", course.submitted("alice", ASSIGNMENT))
+    before = fingerprint(*protected)
+    config_before = (course.root / "nbgrader_config.py").read_bytes()
+    try:
+        results = grade_class(course, ASSIGNMENT, list(students))
+    finally:
+        listener.close()
+    return course, results, before, fingerprint(*protected), config_before, listener
+
+
+def test_the_grading_run_completes_for_every_student(hostile_run):
+    _, results, *_ = hostile_run
+    assert set(results) == {"alice", *(f"hostile {name}" for name in HOSTILE)}
+
+
+@pytest.mark.parametrize("name", sorted(HOSTILE))
+def test_a_hostile_submission_earns_nothing(hostile_run, name):
+    _, results, *_ = hostile_run
+    res = results[f"hostile {name}"]
+    assert res["score"] == 0, [(t["name"], t["score"], t["output"][:300]) for t in res["tests"] if t["score"]]
+
+
+def test_the_honest_student_is_graded_as_if_alone(hostile_run):
+    course, results, *_ = hostile_run
+    res = results["alice"]
+    assert res["score"] == HONEST_SCORE
+    on_disk = json.loads((course.autograded("alice", ASSIGNMENT) / "results.json").read_text())
+    assert on_disk == res
+
+
+def test_course_files_reference_and_other_submissions_are_untouched(hostile_run):
+    course, _, before, after, config_before, _ = hostile_run
+    assert before == after
+    assert (course.root / "nbgrader_config.py").read_bytes() == config_before
+    assert (course.root / "gradebook.db").read_bytes()[:16] == b"SQLite format 3\x00"
+
+
+def test_no_connection_reaches_the_network(hostile_run):
+    *_, listener = hostile_run
+    assert listener.received == []
+
+
+def test_no_sandboxed_process_is_left_running(hostile_run):
+    assert sandbox_processes() == []
+
+
+def test_no_scratch_folder_is_left_behind(hostile_run):
+    import tempfile
+
+    leftovers = [p.name for p in Path(tempfile.gettempdir()).glob("nnla-*")]
+    assert leftovers == []
