@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -14,7 +15,7 @@ def _autograde(args: argparse.Namespace) -> int:
     from autograder.grading import grade_class
 
     course = Course.find()
-    results = grade_class(course, args.assignment, args.student or None)
+    results = grade_class(course, args.assignment, args.student or None, jobs=args.jobs)
     for student, res in sorted(results.items()):
         print(f"{student:<20} {res['score']:>5g} / {res['max_score']:g}")
     print(f"results.json written under {course.root / 'autograded'}/<student>/{args.assignment}/")
@@ -37,6 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("autograde", help="grade submitted/<student>/<assignment>/ and write results.json")
     p.add_argument("assignment")
     p.add_argument("--student", action="append", metavar="ID", help="grade only this student (repeatable)")
+    p.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="nbgrader processes in parallel")
     p.set_defaults(run=_autograde)
 
     p = sub.add_parser("demo", help="grade a synthetic class end to end and check its scores")

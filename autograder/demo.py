@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import time
 from pathlib import Path
@@ -39,11 +40,11 @@ def run_demo(repo: Course, folder: Path, assignment: str = "ch177") -> int:
     course = build_demo_course(repo, folder, assignment)
     students = demo_students()
     print(f"Demo class: {len(students)} synthetic students in {folder}")
-    results = grade_class(course, assignment, [s.id for s in students])
+    results = grade_class(course, assignment, [s.id for s in students], jobs=os.cpu_count() or 1)
 
     notebooks = list(course.manifest(assignment).notebooks)
     short = [nb.split("_", 1)[0] for nb in notebooks]
-    header = f"{'student':<14} " + " ".join(f"{s:>5}" for s in short) + f" {'total':>7}  check  work"
+    header = f"{'student':<14} " + " ".join(f"{s:>5}" for s in short) + f" {'total':>11}  check  work"
     print()
     print(header)
     print("-" * len(header))
@@ -56,9 +57,9 @@ def run_demo(repo: Course, folder: Path, assignment: str = "ch177") -> int:
         ok = all(abs(per_nb[nb] - student.expected[nb]) < 1e-9 for nb in notebooks)
         if not ok:
             mismatches.append((student.id, student.expected, per_nb))
-        cells = " ".join(f"{per_nb[nb]:>5g}" for nb in notebooks)
+        cells = " ".join(f"{per_nb[nb]:>5.4g}" for nb in notebooks)
         print(
-            f"{student.id:<14} {cells} {res['score']:>3g}/{res['max_score']:<3g}"
+            f"{student.id:<14} {cells} {res['score']:>8.4g}/{res['max_score']:<2g}"
             f"  {'ok' if ok else 'WRONG':<5}  {student.story}"
         )
     elapsed = time.monotonic() - started

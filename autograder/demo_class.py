@@ -1,7 +1,9 @@
 """The demo class: synthetic students with known work and the scores they must get.
 
 Each student is a dict notebook -> {solution grade_id: code or SOLUTION}; a solution cell
-not named keeps the release stub. `expected` is the autograded score per notebook.
+not named keeps the release stub. `expected` is the autograded score per notebook: the judge
+gives each cell points in proportion to the hidden properties that hold, so a bug costs part
+of a cell.
 """
 
 from __future__ import annotations
@@ -173,31 +175,31 @@ def demo_students() -> list[DemoStudent]:
             "frank",
             "stores the activation over z",
             _with(EVERYTHING, "03_stored_activations", "DenseLayer_solution", Z_OVERWRITTEN),
-            _expect(**{"03_stored_activations": 3.0}),
+            _expect(**{"03_stored_activations": 5.27}),
         ),
         DemoStudent(
             "grace",
             "tanh written as a sigmoid",
             _with(EVERYTHING, "04_tanh_vs_relu", "tanh_solution", TANH_VIA_SIGMOID),
-            _expect(**{"04_tanh_vs_relu": 2.0}),
+            _expect(**{"04_tanh_vs_relu": 2.9}),
         ),
         DemoStudent(
             "heidi",
             "multiplies the weight matrices in the wrong order",
             _with(EVERYTHING, "05_linear_collapse", "collapse_linear_solution", REVERSED_PRODUCT),
-            _expect(**{"05_linear_collapse": 0.0}),
+            _expect(**{"05_linear_collapse": 1.8}),
         ),
         DemoStudent(
             "ivan",
             "counts the boundary w.x + b = 0 as active",
             _with(EVERYTHING, "06_halfspace_neurons", "active_region_solution", BOUNDARY_INCLUSIVE),
-            _expect(**{"06_halfspace_neurons": 3.0}),
+            _expect(**{"06_halfspace_neurons": 3.75}),
         ),
         DemoStudent(
             "judy",
             "hidden layer without its ReLU",
             _with(EVERYTHING, "06_halfspace_neurons", "hidden_activations_solution", MISSING_RELU),
-            _expect(**{"06_halfspace_neurons": 3.0}),
+            _expect(**{"06_halfspace_neurons": 3.33}),
         ),
         DemoStudent("kim", "correct, with loops and einsum instead of @", alt, _expect()),
         DemoStudent(

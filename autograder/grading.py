@@ -11,7 +11,9 @@ from autograder.results import write_results
 log = logging.getLogger(__name__)
 
 
-def grade_class(course: Course, assignment: str, students: list[str] | None = None) -> dict[str, dict]:
+def grade_class(
+    course: Course, assignment: str, students: list[str] | None = None, jobs: int = 1
+) -> dict[str, dict]:
     """Autograde the given students (default: every submission) and return their results."""
     manifest = course.manifest(assignment)
     students = students if students is not None else course.students_submitted(assignment)
@@ -19,6 +21,6 @@ def grade_class(course: Course, assignment: str, students: list[str] | None = No
         log.warning("no submissions in %s", course.root / "submitted")
         return {}
     register_assignment(course, manifest)
-    done = autograde(course, manifest, students)
+    done = autograde(course, manifest, students, jobs)
     log.debug("%s", done.stdout)
     return write_results(course, assignment, students)

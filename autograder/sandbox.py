@@ -124,7 +124,7 @@ def describe_missing() -> str | None:
 
 def _uid_for(scratch: str) -> int:
     """A uid no one else uses, distinct per scratch folder (so per sandbox)."""
-    return FIRST_SANDBOX_UID + (os.stat(scratch).st_ino % 100_000)
+    return FIRST_SANDBOX_UID + (os.stat(scratch).st_ino % 1_000_000)
 
 
 # ---------------------------------------------------------------- the launcher itself

@@ -5,20 +5,20 @@ Code is formatted with {course} (the course folder), {repo} (the grader's checko
 None of these implement anything correctly, so every one must score 0.
 """
 
-WRONG_COUNT = '''
+WRONG_COUNT = """
 def count_params(layer_sizes):
     return -1
-'''
+"""
 
-WRONG_AFFINE = '''
+WRONG_AFFINE = """
 def affine_rows(X, W, b):
     return np.zeros(1)
 
 def affine_cols(X, W, b):
     return np.zeros(1)
-'''
+"""
 
-PATCH_COMPARISONS = '''
+PATCH_COMPARISONS = """
 import math, builtins
 import numpy as np, numpy.testing
 np.allclose = lambda *a, **k: True
@@ -28,9 +28,9 @@ np.testing.assert_allclose = lambda *a, **k: None
 np.testing.assert_array_equal = lambda *a, **k: None
 math.isclose = lambda *a, **k: True
 builtins.isinstance = lambda *a: True
-'''
+"""
 
-ALWAYS_EQUAL = '''
+ALWAYS_EQUAL = """
 class Anything(int):
     def __eq__(self, other): return True
     def __ne__(self, other): return False
@@ -45,9 +45,9 @@ def affine_rows(X, W, b):
 
 def affine_cols(X, W, b):
     return Anything(0)
-'''
+"""
 
-NDARRAY_SUBCLASS = '''
+NDARRAY_SUBCLASS = """
 class Liar(np.ndarray):
     def __eq__(self, other): return np.ones(np.shape(other), dtype=bool)
     def __ne__(self, other): return np.zeros(np.shape(other), dtype=bool)
@@ -59,9 +59,9 @@ def affine_rows(X, W, b):
 
 def affine_cols(X, W, b):
     return np.zeros((np.shape(X)[0], np.shape(W)[0])).view(Liar)
-'''
+"""
 
-FAKE_MODULES = '''
+FAKE_MODULES = """
 import sys, types
 fake = types.ModuleType("hypothesis")
 fake.given = lambda *a, **k: (lambda f: (lambda *x, **y: None))
@@ -77,9 +77,9 @@ for name in ("autograder", "autograder.judge", "autograder.judge.suites"):
 
 def count_params(layer_sizes):
     return -1
-'''
+"""
 
-READ_REFERENCE = '''
+READ_REFERENCE = """
 import os
 
 def _steal(layer_sizes):
@@ -107,9 +107,9 @@ def _steal(layer_sizes):
 
 def count_params(layer_sizes):
     return _steal(layer_sizes)
-'''
+"""
 
-HIDE_TRACEBACKS = '''
+HIDE_TRACEBACKS = """
 import sys
 sys.excepthook = lambda *a: None
 try:
@@ -128,9 +128,9 @@ def affine_rows(X, W, b):
 
 def affine_cols(X, W, b):
     raise RuntimeError("hidden")
-'''
+"""
 
-EXIT_KERNEL = '''
+EXIT_KERNEL = """
 import os, sys
 def count_params(layer_sizes):
     os._exit(0)
@@ -138,9 +138,9 @@ try:
     sys.exit(0)
 finally:
     os._exit(3)
-'''
+"""
 
-KILL_PARENT = '''
+KILL_PARENT = """
 import os, signal
 for target in (os.getppid(), -1, 0, 1):
     try:
@@ -153,9 +153,9 @@ def affine_rows(X, W, b):
 
 def affine_cols(X, W, b):
     os.killpg(0, signal.SIGKILL)
-'''
+"""
 
-WRITE_FILES = '''
+WRITE_FILES = """
 import os
 TARGETS = ["{course}/gradebook.db", "{course}/autograded/alice/ch177/results.json",
            "{course}/autograded/alice/ch177/01_param_count.ipynb",
@@ -180,17 +180,17 @@ _vandalize()
 def count_params(layer_sizes):
     _vandalize()
     return -1
-'''
+"""
 
-HANG_AT_IMPORT = '''
+HANG_AT_IMPORT = """
 while True:
     pass
 
 def count_params(layer_sizes):
     return -1
-'''
+"""
 
-HANG_IN_CALL = '''
+HANG_IN_CALL = """
 def affine_rows(X, W, b):
     while True:
         pass
@@ -198,16 +198,16 @@ def affine_rows(X, W, b):
 def affine_cols(X, W, b):
     import time
     time.sleep(10**6)
-'''
+"""
 
-MEMORY_BOMB = '''
+MEMORY_BOMB = """
 def count_params(layer_sizes):
     hog = []
     while True:
         hog.append(bytearray(10**8))
-'''
+"""
 
-FORK_BOMB = '''
+FORK_BOMB = """
 import os
 
 def affine_rows(X, W, b):
@@ -223,9 +223,9 @@ def affine_cols(X, W, b):
             os.fork()
         except OSError:
             pass
-'''
+"""
 
-OUTPUT_BOMB = '''
+OUTPUT_BOMB = """
 import sys, os
 for _ in range(20000):
     print("x" * 100000)
@@ -237,9 +237,9 @@ def count_params(layer_sizes):
         os.write(1, b"z" * 10**5)
         os.write(2, b"z" * 10**5)
     return -1
-'''
+"""
 
-NETWORK = '''
+NETWORK = """
 import socket
 
 def _phone_home():
@@ -255,18 +255,24 @@ _phone_home()
 def count_params(layer_sizes):
     _phone_home()
     return -1
-'''
+"""
 
 HOSTILE = {
-    "patch-comparisons": {"01_param_count": {"count_params_solution": PATCH_COMPARISONS + WRONG_COUNT},
-                          "02_batch_forms": {"affine_rows_solution": PATCH_COMPARISONS + WRONG_AFFINE}},
-    "always-equal": {"01_param_count": {"count_params_solution": ALWAYS_EQUAL},
-                     "02_batch_forms": {"affine_rows_solution": ALWAYS_EQUAL}},
+    "patch-comparisons": {
+        "01_param_count": {"count_params_solution": PATCH_COMPARISONS + WRONG_COUNT},
+        "02_batch_forms": {"affine_rows_solution": PATCH_COMPARISONS + WRONG_AFFINE},
+    },
+    "always-equal": {
+        "01_param_count": {"count_params_solution": ALWAYS_EQUAL},
+        "02_batch_forms": {"affine_rows_solution": ALWAYS_EQUAL},
+    },
     "ndarray-subclass": {"02_batch_forms": {"affine_rows_solution": NDARRAY_SUBCLASS}},
     "fake-modules": {"01_param_count": {"count_params_solution": FAKE_MODULES}},
     "read-reference": {"01_param_count": {"count_params_solution": READ_REFERENCE}},
-    "hide-tracebacks": {"01_param_count": {"count_params_solution": HIDE_TRACEBACKS},
-                        "02_batch_forms": {"affine_rows_solution": HIDE_TRACEBACKS}},
+    "hide-tracebacks": {
+        "01_param_count": {"count_params_solution": HIDE_TRACEBACKS},
+        "02_batch_forms": {"affine_rows_solution": HIDE_TRACEBACKS},
+    },
     "exit-kernel": {"01_param_count": {"count_params_solution": EXIT_KERNEL}},
     "kill-parent": {"02_batch_forms": {"affine_rows_solution": KILL_PARENT}},
     "write-files": {"01_param_count": {"count_params_solution": WRITE_FILES}},

@@ -7,6 +7,7 @@ import pytest
 from autograder.demo import build_demo_course
 from autograder.demo_class import FULL_MARKS, demo_students
 from autograder.grading import grade_class
+from autograder.pipeline import open_gradebook, run_nbgrader
 from tests.conftest import ASSIGNMENT
 
 STUDENTS = {s.id: s for s in demo_students()}
@@ -15,7 +16,7 @@ STUDENTS = {s.id: s for s in demo_students()}
 @pytest.fixture(scope="module")
 def graded(repo, tmp_path_factory):
     course = build_demo_course(repo, tmp_path_factory.mktemp("demo") / "course", ASSIGNMENT)
-    return course, grade_class(course, ASSIGNMENT, list(STUDENTS))
+    return course, grade_class(course, ASSIGNMENT, list(STUDENTS), jobs=2)
 
 
 def per_notebook(results):
@@ -73,6 +74,42 @@ def test_results_json_is_in_gradescope_format(graded):
 def test_failure_output_tells_the_student_what_went_wrong(graded):
     _, results = graded
     by_name = {t["name"]: t for t in results["bob"]["tests"]}
-    assert "NotImplementedError" in by_name["count_params_values"]["output"]
+    assert (
+        "not attempted: count_params still raises NotImplementedError"
+        in by_name["count_params_values"]["output"]
+    )
     passed = {t["name"]: t for t in results["alice"]["tests"]}
-    assert passed["count_params_values"]["output"] == "passed"
+    assert passed["count_params_values"]["output"].startswith("count_params_values: 2 / 2 points")
+    dave = {t["name"]: t for t in results["dave"]["tests"]}["count_params_values"]
+    assert "smallest failing input" in dave["output"] and "hint [weights-only]" in dave["output"]
+
+
+@pytest.mark.parametrize(
+    ("student", "grade_id", "tag"),
+    [
+        ("dave", "count_params_values", "weights-only"),
+        ("erin", "affine_rows_values", "untransposed-weight"),
+        ("heidi", "collapse_linear_values", "reversed-product-order"),
+        ("ivan", "active_region_values", "boundary-inclusive"),
+        ("judy", "hidden_activations_values", "missing-relu"),
+    ],
+)
+def test_results_carry_the_misconception_tag_of_the_bug(graded, student, grade_id, tag):
+    _, results = graded
+    test = {t["name"]: t for t in results[student]["tests"]}[grade_id]
+    assert tag in test["tags"]
+    assert test["score"] < test["max_score"]
+
+
+def test_plain_nbgrader_autograde_gives_the_same_grades(graded):
+    """The judge is wired through nbgrader_config.py, so nbgrader alone grades the same way."""
+    course, results = graded
+    run_nbgrader(course, "autograde", ASSIGNMENT, "--force", "--CourseDirectory.student_id=frank")
+    with open_gradebook(course) as gb:
+        scores = {
+            g.name: g.score
+            for nb in gb.find_submission(ASSIGNMENT, "frank").notebooks
+            for g in nb.grades
+            if g.cell.cell_type == "code"
+        }
+    assert scores == {t["name"]: t["score"] for t in results["frank"]["tests"]}

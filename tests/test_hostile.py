@@ -83,17 +83,28 @@ def hostile_run(repo, tmp_path_factory):
     students = {"alice": HONEST, **{f"hostile {name}": answers for name, answers in HOSTILE.items()}}
     for student, answers in students.items():
         folder = course.submitted(student, ASSIGNMENT)
-        filled = {nb: {gid: code if code is SOLUTION else code.format(course=course.root, repo=REPO,
-                                                                       port=listener.port)
-                       for gid, code in cells.items()}
-                  for nb, cells in answers.items()}
+        filled = {
+            nb: {
+                gid: code
+                if code is SOLUTION
+                else code.format(course=course.root, repo=REPO, port=listener.port)
+                for gid, code in cells.items()
+            }
+            for nb, cells in answers.items()
+        }
         write_submission(folder, course.release(ASSIGNMENT), course.source(ASSIGNMENT), filled)
         for nb in folder.glob("*.ipynb"):
             if nb.stem not in answers:
                 nb.unlink()
 
-    protected = (course.root / "source", course.root / "release", course.root / "assignments",
-                 REPO / "nnla_ref", REPO / "autograder", course.submitted("alice", ASSIGNMENT))
+    protected = (
+        course.root / "source",
+        course.root / "release",
+        course.root / "assignments",
+        REPO / "nnla_ref",
+        REPO / "autograder",
+        course.submitted("alice", ASSIGNMENT),
+    )
     before = fingerprint(*protected)
     config_before = (course.root / "nbgrader_config.py").read_bytes()
     try:

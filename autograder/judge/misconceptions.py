@@ -92,15 +92,17 @@ CATALOGUE: tuple[Misconception, ...] = (
         ("affine_rows", "affine_cols", "DenseLayer", "forward_stack", "hidden_activations"),
         "W has shape (n_out, n_in); with inputs as rows you need X @ W.T, not X @ W. "
         "Square matrices hide this mistake, so test with n_in != n_out.",
-        lambda X=None, W=None, b=None, x=None, grid=None, W1=None, b1=None, **_: (
-            _first_input(X, x, grid) @ _first(W, W1) + _first(b, b1)
+        lambda X=None, W=None, b=None, x=None, grid=None, W1=None, b1=None, **_: _hidden_relu(
+            grid, _first(X, x, grid) @ _first(W, W1) + _first(b, b1)
         ),
     ),
     Misconception(
         "missing-bias",
         ("affine_rows", "affine_cols", "DenseLayer", "hidden_activations"),
         "The affine map is W x + b: add the bias after the product.",
-        lambda X=None, W=None, x=None, grid=None, W1=None, **_: _first_input(X, x, grid) @ _first(W, W1).T,
+        lambda X=None, W=None, x=None, grid=None, W1=None, **_: _hidden_relu(
+            grid, _first(X, x, grid) @ _first(W, W1).T
+        ),
     ),
     Misconception(
         "bias-broadcast-wrong",
@@ -150,7 +152,7 @@ CATALOGUE: tuple[Misconception, ...] = (
         "exp-overflow",
         ("tanh",),
         "exp(2z) overflows for z above about 355. Rewrite tanh with exp(-2|z|) (always <= 1) "
-        "and the sign of z.",
+        "and the sign of z, and clip |z| first (e.g. at 20): near 1e308 even 2|z| overflows.",
     ),
     Misconception(
         "banned-call", ("tanh",), "Build tanh from np.exp (or np.expm1), not np.tanh or math.tanh."
@@ -253,8 +255,9 @@ def _first(*values):
     return next(v for v in values if v is not None)
 
 
-def _first_input(*values):
-    return _first(*values)
+def _hidden_relu(grid, z):
+    """hidden_activations (called with `grid`) applies ReLU after the affine map."""
+    return _relu(z) if grid is not None else z
 
 
 def _reversed_product(weights):
@@ -298,6 +301,7 @@ def diagnose(exercise: str, failure) -> tuple[list[str], list[tuple[str, str]]]:
                 wrong = m.variant(**failure.inputs)
         except Exception:  # noqa: BLE001 - a variant that does not apply to these inputs
             continue
-        if matches(wrong, failure.actual):
+        # A wrong answer that equals the right one on these inputs says nothing.
+        if matches(wrong, failure.actual) and not matches(wrong, failure.expected):
             tags.append(m.id)
     return tags, [(t, BY_ID[t].hint) for t in tags if t in BY_ID]

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from autograder.judge.client import Reply, StudentProcess
+from autograder.judge.misconceptions import matches
 
 RTOL = 1e-7
 ATOL = 1e-9
@@ -299,3 +300,34 @@ def _kind(value) -> str:
     if value is None:
         return "None"
     return f"a {type(value).__name__}"
+
+
+def add_wrong_answer_tags(failure: Failure, actual, wrong_answers) -> Failure:
+    """Add the tag of every known-wrong answer that `actual` equals.
+
+    `wrong_answers` maps (or pairs) a misconception id to a function of no arguments that
+    computes the wrong answer for the failing input; one that does not apply may raise.
+    """
+    for tag, wrong in dict(wrong_answers).items():
+        try:
+            with np.errstate(all="ignore"):
+                hit = matches(wrong(), actual)
+        except Exception:  # noqa: BLE001 - a wrong answer that does not exist for these inputs
+            hit = False
+        if hit and tag not in failure.tags:
+            failure.tags = (*failure.tags, tag)
+    return failure
+
+
+def expect_close_or_tagged(actual, expected, wrong_answers, **kwargs) -> None:
+    """expect_close, tagging the failure with every known-wrong answer the value equals."""
+    try:
+        expect_close(actual, expected, **kwargs)
+    except Failure as failure:
+        raise add_wrong_answer_tags(failure, actual, wrong_answers) from None
+
+
+def expect_unchanged_inputs(student: StudentCalls, what: str, inputs: dict) -> None:
+    """The last call must not have changed the arrays it was given."""
+    if student.last.mutated:
+        raise Failure(f"{what} changed its input", inputs=inputs, tags=("mutates-input",), show_values=False)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -15,6 +16,7 @@ from autograder.judge.misconceptions import diagnose
 from autograder.judge.properties import Failure, NotAttempted, Property, StudentCalls, Suite
 
 CALL_SECONDS = 5.0
+log = logging.getLogger(__name__)
 
 
 class GiveUp(BaseException):
@@ -132,7 +134,9 @@ def run_property(
         # What @settings would set, but undone afterwards: the same property runs again for
         # the next student with its own budget. (@settings refuses to decorate twice.)
         previous_settings = getattr(test, "_hypothesis_internal_use_settings", None)
-        test._hypothesis_internal_use_settings = judge_settings(prop.max_examples or limits.max_examples)
+        test._hypothesis_internal_use_settings = judge_settings(
+            min(prop.max_examples or limits.max_examples, limits.max_examples)
+        )
         inner = test.hypothesis.inner_test
 
         def counted(*args, **kwargs):
@@ -151,6 +155,9 @@ def run_property(
         result.failure = Failure(str(why), inputs=calls.last_inputs, show_values=False)
     except Flaky:  # the student's function failed, then not, on one input
         result.gave_up = "your code gave different answers for the same input"
+    except Exception:  # a bug in the property itself: report it, judge the rest
+        log.exception("property %r of %s could not be checked", prop.sentence, notebook)
+        result.gave_up = "the grader could not check this property (an error on the grader's side, logged)"
     finally:
         if hasattr(test, "hypothesis"):
             test.hypothesis.inner_test = inner

@@ -24,6 +24,7 @@ def _expect_count(student, layer_sizes):
     if isinstance(got, float) or (hasattr(got, "dtype") and got.dtype.kind != "i"):
         raise Failure(
             "count_params should return an exact integer, not a float",
+            tags=("overflow",),
             inputs=inputs,
             expected=expected,
             actual=got,
@@ -80,6 +81,7 @@ def invalid_size():
 @example(prefix=[3], bad=0, suffix=[2])
 @example(prefix=[3], bad=-2, suffix=[2])
 @example(prefix=[3], bad=2.5, suffix=[2])
+@example(prefix=[3], bad=True, suffix=[2])
 def invalid_sizes(student, prefix, bad, suffix):
     layer_sizes = [*prefix, bad, *suffix]
     expect_raises(

@@ -1,0 +1,113 @@
+"""Grader accuracy: the judge gives full marks to correct alternatives and catches known bugs.
+
+The corpus (tests/corpus) holds, per notebook, correct implementations written differently from
+the source solution and realistic buggy ones. Each submission is judged in-process, exactly as
+`nbgrader autograde` would (autograder.judge.preprocessor.judge), under a student id of its own.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import pytest
+
+from autograder.contract import name_tested_by
+from autograder.judge.feedback import cell_feedback
+from autograder.judge.misconceptions import BY_ID
+from autograder.judge.preprocessor import close_student_process, judge
+from autograder.notebooks import is_autograded_test, is_solution, nbgrader_meta, read
+from autograder.submissions import SOLUTION, fill_notebook
+from tests.conftest import ASSIGNMENT, REPO
+from tests.corpus import MODULES, Bug
+
+CORPUS = {nb: importlib.import_module(f"tests.corpus.{module}") for nb, module in MODULES.items()}
+MIN_CORRECT, MIN_BUGGY = 3, 6
+
+
+def _cells(notebook: str, keep) -> list:
+    return [c for c in read(REPO / "source" / ASSIGNMENT / f"{notebook}.ipynb").cells if keep(c)]
+
+
+SOLUTION_CELLS = {nb: [nbgrader_meta(c)["grade_id"] for c in _cells(nb, is_solution)] for nb in CORPUS}
+GRADE_CELLS = {
+    nb: {
+        nbgrader_meta(c)["grade_id"]: float(nbgrader_meta(c)["points"])
+        for c in _cells(nb, is_autograded_test)
+    }
+    for nb in CORPUS
+}
+
+
+def _params(kind: str) -> list:
+    return [
+        pytest.param(nb, name, id=f"{nb}-{name}")
+        for nb, module in CORPUS.items()
+        for name in getattr(module, kind)
+    ]
+
+
+@pytest.fixture(scope="module")
+def grade(repo):
+    """judge(notebook, student, answers) -> {grade_id: CellVerdict}; unnamed cells get the solution."""
+
+    def run(notebook: str, student: str, answers: dict[str, str]) -> dict:
+        filled = {**dict.fromkeys(SOLUTION_CELLS[notebook], SOLUTION), **answers}
+        nb = fill_notebook(
+            repo.release(ASSIGNMENT) / f"{notebook}.ipynb",
+            repo.source(ASSIGNMENT) / f"{notebook}.ipynb",
+            filled,
+        )
+        verdicts = judge(nb, notebook, ASSIGNMENT, student, repo)
+        assert set(verdicts) == set(GRADE_CELLS[notebook]), "the judge must decide every autograded cell"
+        return verdicts
+
+    yield run
+    close_student_process()
+
+
+def _report(verdicts: dict) -> str:
+    return "\n".join(cell_feedback(v) for v in verdicts.values())
+
+
+@pytest.mark.parametrize("notebook", sorted(CORPUS))
+def test_corpus_entries_are_well_formed(notebook):
+    module = CORPUS[notebook]
+    code_cells = {
+        nbgrader_meta(c)["grade_id"] for c in _cells(notebook, is_solution) if c.cell_type == "code"
+    }
+    assert len(module.CORRECT) >= MIN_CORRECT and len(module.BUGGY) >= MIN_BUGGY
+    for name, answers in module.CORRECT.items():
+        assert answers and set(answers) <= code_cells, name
+    for name, bug in module.BUGGY.items():
+        assert isinstance(bug, Bug) and bug.answers and set(bug.answers) <= code_cells, name
+        assert bug.grade_id in GRADE_CELLS[notebook], name
+        assert bug.tag in BY_ID, f"{name}: {bug.tag} is not in the misconception catalogue"
+
+
+@pytest.mark.parametrize("notebook", sorted(CORPUS))
+def test_source_solution_gets_full_marks(grade, notebook):
+    verdicts = grade(notebook, f"corpus-{notebook[:2]}-solution", {})
+    assert {g: v.score for g, v in verdicts.items()} == GRADE_CELLS[notebook], _report(verdicts)
+
+
+@pytest.mark.parametrize(("notebook", "name"), _params("CORRECT"))
+def test_correct_alternative_gets_full_marks(grade, notebook, name):
+    verdicts = grade(notebook, f"corpus-{notebook[:2]}-correct-{name}", CORPUS[notebook].CORRECT[name])
+    assert {g: v.score for g, v in verdicts.items()} == GRADE_CELLS[notebook], _report(verdicts)
+
+
+@pytest.mark.parametrize(("notebook", "name"), _params("BUGGY"))
+def test_bug_loses_points_in_its_own_cell_with_its_tag(grade, notebook, name):
+    bug: Bug = CORPUS[notebook].BUGGY[name]
+    verdicts = grade(notebook, f"corpus-{notebook[:2]}-bug-{name}", bug.answers)
+    own = verdicts[bug.grade_id]
+    feedback = cell_feedback(own)
+    assert own.score < own.points, f"{bug.grade_id} did not catch the bug:\n{feedback}"
+    assert bug.tag in own.tags, f"{bug.grade_id} lacks the tag {bug.tag!r} (tags {own.tags}):\n{feedback}"
+    assert f"hint [{bug.tag}]" in feedback, f"the feedback shows no hint for {bug.tag!r}:\n{feedback}"
+    buggy_name = name_tested_by(bug.grade_id, notebook)
+    for grade_id, verdict in verdicts.items():
+        if name_tested_by(grade_id, notebook) != buggy_name:
+            assert verdict.score == verdict.points, (
+                f"a bug in {buggy_name} cost points in {grade_id}:\n{cell_feedback(verdict)}"
+            )
