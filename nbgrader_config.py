@@ -22,8 +22,11 @@ c.LimitOutput.max_traceback = 40
 
 # Grading: the student's kernel runs in the sandbox, and every autograded test cell is decided
 # by the judge outside it (hidden hypothesis properties against nnla_ref), after the kernel has
-# run the notebook and before nbgrader saves the grades.
+# run the notebook and before nbgrader saves the grades. The hidden-test blocks are removed
+# before the kernel runs: they decide nothing there, and student code could copy them into its
+# outputs, which go back to the student as feedback.
 c.Autograde.autograde_preprocessors = [
+    "nbgrader.preprocessors.ClearHiddenTests",
     "autograder.judge.kernel.SandboxedExecute",
     "nbgrader.preprocessors.IgnorePattern",
     "nbconvert.preprocessors.ClearMetadataPreprocessor",

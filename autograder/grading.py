@@ -7,6 +7,7 @@ import logging
 from autograder.course import Course
 from autograder.pipeline import autograde, register_assignment
 from autograder.results import write_results
+from autograder.sandbox import describe_missing
 
 log = logging.getLogger(__name__)
 
@@ -20,6 +21,8 @@ def grade_class(
     if not students:
         log.warning("no submissions in %s", course.root / "submitted")
         return {}
+    if missing := describe_missing():
+        log.warning("%s", missing)
     register_assignment(course, manifest)
     done = autograde(course, manifest, students, jobs)
     log.debug("%s", done.stdout)

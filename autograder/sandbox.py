@@ -167,9 +167,16 @@ def _prepare_scratch(spec: SandboxSpec, uid: int) -> None:
 
 
 def _build_root(libc, root: str, scratch: str) -> None:
-    """A tmpfs at `root` with read-only system and Python folders, /dev, /proc, /tmp and scratch."""
+    """A tmpfs at `root` with /dev, /proc, an empty /tmp, read-only system and Python folders,
+    and the scratch folder, mounted in that order so that none covers a later one (the
+    Python installation or the scratch folder may well live under /tmp)."""
     _mount(libc, None, "/", None, MS_REC | MS_PRIVATE)
     _mount(libc, "tmpfs", root, "tmpfs", MS_NOSUID | MS_NODEV, "size=16m,mode=755")
+    for path in ("/dev", "/proc", "/tmp"):
+        os.makedirs(root + path, exist_ok=True)
+    _mount(libc, "/dev", root + "/dev", None, MS_BIND | MS_REC)
+    _mount(libc, "proc", root + "/proc", "proc", MS_NOSUID | MS_NODEV)
+    _mount(libc, "tmpfs", root + "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "size=64m,mode=1777")
     for path in visible_paths():
         inside = root + path
         if os.path.islink(path):  # /bin -> usr/bin on merged-/usr systems
@@ -179,15 +186,8 @@ def _build_root(libc, root: str, scratch: str) -> None:
         os.makedirs(inside, exist_ok=True)
         _mount(libc, path, inside, None, MS_BIND | MS_REC)
         _mount(libc, None, inside, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID)
-    for path, kind in (("/dev", "bind"), ("/proc", "proc"), ("/tmp", "tmpfs"), (scratch, "bind")):
-        inside = root + path
-        os.makedirs(inside, exist_ok=True)
-        if kind == "bind":
-            _mount(libc, path, inside, None, MS_BIND | MS_REC)
-        elif kind == "proc":
-            _mount(libc, "proc", inside, "proc", MS_NOSUID | MS_NODEV)
-        else:
-            _mount(libc, "tmpfs", inside, "tmpfs", MS_NOSUID | MS_NODEV, "size=64m,mode=1777")
+    os.makedirs(root + scratch, exist_ok=True)
+    _mount(libc, scratch, root + scratch, None, MS_BIND | MS_REC)
 
 
 def _set_limits(spec: SandboxSpec) -> None:
