@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import selectors
@@ -117,13 +118,20 @@ class StudentProcess:
         return self.proc is not None and self.proc.poll() is None
 
     def close(self) -> None:
+        """End the worker: the launcher kills and reaps the sandbox, then exits itself.
+
+        SIGKILL to the launcher alone would orphan the sandbox's init process, which the
+        machine's init may never reap; SIGKILL to the group is the fallback.
+        """
         if self.proc is None:
             return
         try:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        self.proc.wait()
+            self.proc.terminate()
+            self.proc.wait(timeout=2)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
         for stream in (self.proc.stdin, self.proc.stdout):
             stream.close()
         self.proc = None

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import weakref
 
 from jupyter_client.manager import AsyncKernelManager
 from nbformat.v4 import new_output
@@ -27,6 +28,8 @@ class SandboxedKernelManager(AsyncKernelManager):
 
     async def _async_pre_start_kernel(self, **kw):
         self._scratch = tempfile.mkdtemp(prefix="nnla-kernel-")
+        # Removed when the manager goes, also when the kernel died and cleanup never ran.
+        weakref.finalize(self, _remove_scratch, self._scratch)
         sockets = os.path.join(self._scratch, ".kernel")
         os.mkdir(sockets)
         self.transport = "ipc"
@@ -48,8 +51,12 @@ class SandboxedKernelManager(AsyncKernelManager):
     async def _async_cleanup_resources(self, restart: bool = False) -> None:
         await super()._async_cleanup_resources(restart=restart)
         if not restart:
-            shutil.rmtree(self._scratch, ignore_errors=True)
-            shutil.rmtree(root_mountpoint(self._scratch), ignore_errors=True)
+            _remove_scratch(self._scratch)
+
+
+def _remove_scratch(scratch: str) -> None:
+    shutil.rmtree(scratch, ignore_errors=True)
+    shutil.rmtree(root_mountpoint(scratch), ignore_errors=True)
 
 
 class SandboxedExecute(Execute):

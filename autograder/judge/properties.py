@@ -16,7 +16,7 @@ keeps the one from hypothesis's final (shrunk) example.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -305,10 +305,12 @@ def _kind(value) -> str:
 def add_wrong_answer_tags(failure: Failure, actual, wrong_answers) -> Failure:
     """Add the tag of every known-wrong answer that `actual` equals.
 
-    `wrong_answers` maps (or pairs) a misconception id to a function of no arguments that
-    computes the wrong answer for the failing input; one that does not apply may raise.
+    `wrong_answers` maps a misconception id to a function of no arguments that computes the
+    wrong answer for the failing input (one that does not apply may raise), or is a list of
+    such (id, function) pairs, where an id may stand for several wrong answers.
     """
-    for tag, wrong in dict(wrong_answers).items():
+    pairs = wrong_answers.items() if isinstance(wrong_answers, Mapping) else wrong_answers
+    for tag, wrong in pairs:
         try:
             with np.errstate(all="ignore"):
                 hit = matches(wrong(), actual)
