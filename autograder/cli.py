@@ -30,6 +30,30 @@ def _demo(args: argparse.Namespace) -> int:
     return run_demo(repo, folder)
 
 
+def selfcheck_script(assignment: str) -> Path:
+    """The student self-check released with the assignment: the course's copy, else the one here."""
+    course_copy = Path(__file__).resolve().parents[1] / "source" / assignment / "selfcheck.py"
+    return course_copy if course_copy.is_file() else Path.cwd() / "selfcheck.py"
+
+
+def _check(args: argparse.Namespace) -> int:
+    """Run the released selfcheck.py on the notebooks in the current folder."""
+    import importlib.util
+
+    script = selfcheck_script(args.assignment)
+    if not script.is_file():
+        print(f"no selfcheck.py for {args.assignment}: run this in the assignment folder")
+        return 2
+    spec = importlib.util.spec_from_file_location(f"nnla_selfcheck_{args.assignment}", script)
+    module = importlib.util.module_from_spec(spec)
+    write_bytecode, sys.dont_write_bytecode = sys.dont_write_bytecode, True  # no __pycache__ in source/
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.dont_write_bytecode = write_bytecode
+    return module.main([*args.notebooks, "--timeout", str(args.timeout)])
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="nnla", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="show nbgrader's log")
@@ -40,6 +64,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--student", action="append", metavar="ID", help="grade only this student (repeatable)")
     p.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="nbgrader processes in parallel")
     p.set_defaults(run=_autograde)
+
+    p = sub.add_parser("check", help="student self-check of the notebooks in this folder (public checks only)")
+    p.add_argument("notebooks", nargs="*", metavar="NOTEBOOK", help="default: every notebook in this folder")
+    p.add_argument("--assignment", default="ch177", help="default: %(default)s")
+    p.add_argument("--timeout", type=float, default=3.0, help="seconds per function (default: %(default)g)")
+    p.set_defaults(run=_check)
 
     p = sub.add_parser("demo", help="grade a synthetic class end to end and check its scores")
     p.add_argument("--folder", help="where to build the demo course (default: ./demo-class)")

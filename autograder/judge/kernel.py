@@ -44,7 +44,8 @@ class SandboxedKernelManager(AsyncKernelManager):
             copy_in=matplotlib_cache(),
             cpu_seconds=self.cpu_seconds,
             memory_mb=self.memory_mb,
-            env={"IPYTHONDIR": os.path.join(self._scratch, ".ipython")},
+            # NNLA_AUTOGRADE: the notebooks' self-check cell has nothing to do while grading.
+            env={"IPYTHONDIR": os.path.join(self._scratch, ".ipython"), "NNLA_AUTOGRADE": "1"},
         )
         await super()._async_launch_kernel(sandboxed(kernel_cmd, spec), cwd=self._scratch, **kw)
 

@@ -93,7 +93,7 @@ def _student_process(course: Course, assignment: str, student: str) -> StudentPr
         return _current[1]
     close_student_process()
     exercises = sorted({name for names in CONTRACT.values() for name in names})
-    load_seconds = course.manifest(assignment).default_limits.wall_seconds
+    load_seconds = min(course.manifest(assignment).default_limits.wall_seconds, 20.0)
     _current = (key, StudentProcess(sandbox_for(course, assignment, exercises), load_seconds))
     return _current[1]
 
