@@ -65,7 +65,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="nbgrader processes in parallel")
     p.set_defaults(run=_autograde)
 
-    p = sub.add_parser("check", help="student self-check of the notebooks in this folder (public checks only)")
+    p = sub.add_parser(
+        "check", help="student self-check of the notebooks in this folder (public checks only)"
+    )
     p.add_argument("notebooks", nargs="*", metavar="NOTEBOOK", help="default: every notebook in this folder")
     p.add_argument("--assignment", default="ch177", help="default: %(default)s")
     p.add_argument("--timeout", type=float, default=3.0, help="seconds per function (default: %(default)g)")

@@ -61,12 +61,15 @@ def main() -> None:
     per_submission = [r[0] for r in rows]
     all_examples = [e for r in rows for e in r[2]]
     print()
-    print(f"judge time per full submission: median {statistics.median(per_submission):.2f} s "
-          f"(min {min(per_submission):.2f}, max {max(per_submission):.2f}) over {len(rows)} submissions")
-    print(f"examples per property: median {statistics.median(all_examples):g} "
-          f"(min {min(all_examples)}, max {max(all_examples)}) over {len(all_examples)} property runs")
-    print(f"share of judge time in worker start-up: "
-          f"{sum(r[1] for r in rows) / sum(per_submission):.0%}")
+    print(
+        f"judge time per full submission: median {statistics.median(per_submission):.2f} s "
+        f"(min {min(per_submission):.2f}, max {max(per_submission):.2f}) over {len(rows)} submissions"
+    )
+    print(
+        f"examples per property: median {statistics.median(all_examples):g} "
+        f"(min {min(all_examples)}, max {max(all_examples)}) over {len(all_examples)} property runs"
+    )
+    print(f"share of judge time in worker start-up: {sum(r[1] for r in rows) / sum(per_submission):.0%}")
 
 
 if __name__ == "__main__":
