@@ -25,6 +25,7 @@ def show(value) -> str:
             suppress_small=False,
             max_line_width=88,
         )
+        body = " ".join(body.split())  # one line, whatever the number of dimensions
         text = (
             f"array of shape {value.shape}, dtype {value.dtype}: {body}"
             if value.ndim
