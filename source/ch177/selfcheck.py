@@ -491,6 +491,19 @@ def raised_in(error: BaseException) -> str | None:
     return name
 
 
+def expect_value_error(ns: dict, name: str, *args) -> None:
+    """The student's `name(*args)` must raise ValueError (or a subclass of it)."""
+    try:
+        got = get(ns, name)(*args)
+    except ValueError:
+        return
+    except NotImplementedError as e:
+        raise NotAttempted(raised_in(e) or name) from None
+    except Exception as e:  # noqa: BLE001
+        raise Fail(f"raised {type(e).__name__} instead of ValueError", show_values=False) from None
+    raise Fail(f"no ValueError; it returned {got!r}"[:300], show_values=False)
+
+
 def where(error: BaseException) -> list[str]:
     frames = [f for f in traceback.extract_tb(error.__traceback__) if f.filename.startswith("<cell")]
     return [f"{f.filename[1:-1]}, line {f.lineno}: {(f.line or '').strip()}" for f in frames[-2:]]
@@ -698,15 +711,7 @@ def _(ns, layer_sizes):
     examples=[{"layer_sizes": s} for s in ([], [784], [4, 0, 2], [4, -3, 2])],
 )
 def _(ns, layer_sizes):
-    try:
-        got = get(ns, "count_params")(layer_sizes)
-    except ValueError:
-        return
-    except NotImplementedError as e:
-        raise NotAttempted(raised_in(e) or "count_params") from None
-    except Exception as e:  # noqa: BLE001
-        raise Fail(f"raised {type(e).__name__} instead of ValueError", show_values=False) from None
-    raise Fail(f"no ValueError; it returned {got!r}", show_values=False)
+    expect_value_error(ns, "count_params", layer_sizes)
 
 
 # ============================================================================ 02 batch forms
@@ -1326,15 +1331,7 @@ def _(ns, weights, biases, x):
     ],
 )
 def _(ns, weights):
-    try:
-        got = get(ns, "collapse_linear")(weights)
-    except ValueError:
-        return
-    except NotImplementedError as e:
-        raise NotAttempted(raised_in(e) or "collapse_linear") from None
-    except Exception as e:  # noqa: BLE001
-        raise Fail(f"raised {type(e).__name__} instead of ValueError", show_values=False) from None
-    raise Fail("no ValueError", got=got)
+    expect_value_error(ns, "collapse_linear", weights)
 
 
 @check(

@@ -221,6 +221,20 @@ def _forward(student, problem):
     return layer, got, inputs
 
 
+def _expect_forward(student, problem) -> None:
+    """layer.forward(x) must equal activation(x @ W.T + b), tagged with the known wrong answers."""
+    x, W, b, activation = problem
+    _, got, inputs = _forward(student, problem)
+    act = ACTS[activation]
+    expect_close_or_tagged(
+        got,
+        act(x @ W.T + b),
+        dense_wrongs(x, W, b, act),
+        inputs=inputs,
+        what="layer.forward(x)",
+    )
+
+
 @suite.prop(
     "DenseLayer_forward",
     "layer.forward(x) returns activation(x @ W.T + b) for a batch x of shape (B, n_in)",
@@ -234,16 +248,7 @@ def _forward(student, problem):
     problem=(np.array([[1.0, -2.0, 0.5]]), np.array([[1.0, 2.0, 3.0], [-1.0, 0.5, 2.0]]), B3[:2], "tanh")
 )
 def forward_batch(student, problem):
-    x, W, b, activation = problem
-    _, got, inputs = _forward(student, problem)
-    act = ACTS[activation]
-    expect_close_or_tagged(
-        got,
-        act(x @ W.T + b),
-        dense_wrongs(x, W, b, act),
-        inputs=inputs,
-        what="layer.forward(x)",
-    )
+    _expect_forward(student, problem)
 
 
 @suite.prop(
@@ -255,16 +260,7 @@ def forward_batch(student, problem):
 @given(problem=dense_problems(batch=False))
 @example(problem=(np.array([2.0, 3.0]), W32, B3, "relu"))
 def forward_single(student, problem):
-    x, W, b, activation = problem
-    _, got, inputs = _forward(student, problem)
-    act = ACTS[activation]
-    expect_close_or_tagged(
-        got,
-        act(x @ W.T + b),
-        dense_wrongs(x, W, b, act),
-        inputs=inputs,
-        what="layer.forward(x)",
-    )
+    _expect_forward(student, problem)
 
 
 @suite.prop(
