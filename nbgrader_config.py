@@ -36,3 +36,12 @@ c.Autograde.autograde_preprocessors = [
     "nbgrader.preprocessors.AssignLatePenalties",
     "nbgrader.preprocessors.CheckCellMetadata",
 ]
+
+# Feedback: nbgrader's ClearHiddenTests runs on each autograded notebook before it becomes HTML,
+# so a notebook autograded under another configuration does not show its hidden tests either.
+# `nnla feedback` passes the same list (autograder/release_feedback.py, FEEDBACK_PREPROCESSORS).
+c.GenerateFeedback.preprocessors = [
+    "nbgrader.preprocessors.ClearHiddenTests",
+    "nbgrader.preprocessors.GetGrades",
+    "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
+]

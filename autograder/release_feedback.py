@@ -1,0 +1,151 @@
+"""`nnla feedback`: nbgrader's feedback pages with hidden tests masked, and a summary page per student.
+
+Masking happens on the notebook, before nbgrader renders it to HTML, where the markers would be
+split across syntax-highlighting spans: GenerateFeedback runs nbgrader's own ClearHiddenTests
+first. The autograded notebooks have no hidden tests already (Autograde clears them before the
+kernel runs); this covers notebooks autograded under another configuration. The same list is in
+nbgrader_config.py, so plain `nbgrader generate_feedback` and the formgrader mask too; it is also
+passed on the command line here so that a course with an older config is masked all the same.
+A last check refuses to leave a page that still shows a hidden-test line.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from pathlib import Path
+
+import nbformat
+
+from autograder.course import Course
+from autograder.pipeline import glob_literal, run_nbgrader
+
+FEEDBACK_PREPROCESSORS = [
+    "nbgrader.preprocessors.ClearHiddenTests",
+    "nbgrader.preprocessors.GetGrades",
+    "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
+]
+BEGIN, END = "BEGIN HIDDEN TESTS", "END HIDDEN TESTS"
+
+
+def hidden_test_lines(course: Course, assignment: str) -> set[str]:
+    """Lines (stripped, longer than 15 characters) found only inside the source's hidden-test blocks."""
+    hidden, public = set(), set()
+    for path in sorted(course.source(assignment).glob("*.ipynb")):
+        for cell in nbformat.read(path, as_version=4).cells:
+            inside = False
+            for line in cell.source.splitlines():
+                if BEGIN in line or END in line:
+                    inside = BEGIN in line
+                elif len(line.strip()) > 15:
+                    (hidden if inside else public).add(line.strip())
+    return hidden - public
+
+
+def visible_text(page: str) -> str:
+    """What a browser shows of an HTML page, roughly: tags dropped, entities decoded."""
+    return html.unescape(re.sub(r"<[^>]+>", "", page))
+
+
+def _refuse_leaks(page: Path, secrets: set[str]) -> None:
+    """Delete the page and raise if it shows a hidden-test marker or line."""
+    text = visible_text(page.read_text(encoding="utf-8"))
+    leaked = sorted(line for line in secrets if line in text) + ([BEGIN] if BEGIN in text else [])
+    if leaked:
+        page.unlink()
+        raise RuntimeError(f"{page} showed hidden test code ({leaked[0]!r}); deleted it")
+
+
+def _graded(course: Course, assignment: str) -> tuple[list[str], list[str]]:
+    """Students with an autograded folder (nbgrader's view), and those of them with results.json."""
+    base = course.root / "autograded"
+    # iterdir, not glob: a student id may contain glob characters such as '['.
+    folders = sorted(p.name for p in base.iterdir() if (p / assignment).is_dir()) if base.is_dir() else []
+    return folders, [
+        s for s in folders if course.autograded(s, assignment).joinpath("results.json").is_file()
+    ]
+
+
+def _selections(chosen: list[str], everyone: list[str]) -> list[list[str]]:
+    """nbgrader options for runs that together cover exactly `chosen` (ids are globs to nbgrader)."""
+    others = sorted(set(everyone) - set(chosen))
+    if not others:
+        return [[]]
+    if len(chosen) > 1 and not any("," in s for s in others):  # the exclude list is comma-separated
+        return [[f"--CourseDirectory.student_id_exclude={','.join(others)}"]]
+    return [[f"--CourseDirectory.student_id={glob_literal(s)}"] for s in chosen]
+
+
+def summary_html(results: dict, student: str, assignment: str) -> str:
+    """The student's page from results.json: messages, score, each test's verdict and feedback."""
+    extra = results.get("extra_data", {})
+    e = html.escape
+    messages = "".join(f"<li>{e(str(m))}</li>" for m in extra.get("messages") or [])
+    parts = [f'<ul class="messages">{messages}</ul>'] if messages else []
+    late = float(extra.get("late_penalty") or 0)
+    parts.append(
+        f"<p class=score>Autograded score: <b>{results['score']:g} / {results['max_score']:g}</b>"
+        + (f" (late penalty {late:g})" if late else "")
+        + "</p>"
+    )
+    notebook = None
+    for test in results["tests"]:
+        if test["notebook"] != notebook:
+            notebook = test["notebook"]
+            parts.append(f"<h2>{e(notebook)}</h2>")
+        score, top = test["score"], test["max_score"]
+        verdict = "passed" if score >= top else "partial credit" if score > 0 else "failed"
+        tags = ", ".join(f"<code>{e(t)}</code>" for t in test.get("tags", []))
+        parts.append(
+            f'<div class="{verdict.split()[0]}"><h3>{e(test["name"])}: {score:g} / {top:g}, {verdict}</h3>'
+            + (f"<p>Matches a known mistake: {tags}</p>" if tags else "")
+            + f"<pre>{e(test['output'])}</pre></div>"
+        )
+    manual = extra.get("manually_graded", [])
+    if manual:
+        items = "".join(
+            f"<li>{e(m['name'])} ({e(m['notebook'])}): "
+            + ("waits for a grader" if m.get("score") is None else f"{m['score']:g}")
+            + f" / {m['max_score']:g}</li>"
+            for m in manual
+        )
+        parts.append(f"<h2>Graded by hand</h2><ul>{items}</ul>")
+    title = f"Feedback on {e(assignment)} for {e(student)}"
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>{title}</title>
+<style>body{{font-family:sans-serif;max-width:60em;margin:2em auto;padding:0 1em;color:#222}}
+pre{{background:#f6f6f6;padding:.6em;overflow-x:auto}}.messages{{background:#fff6d5;padding:.6em 2em}}
+.passed h3{{color:#1a7f37}}.partial h3{{color:#9a6700}}.failed h3{{color:#cf222e}}</style></head><body>
+<h1>{title}</h1>
+{"".join(parts)}
+</body></html>
+"""
+
+
+def release_feedback(course: Course, assignment: str, students: list[str] | None = None) -> dict[str, Path]:
+    """nbgrader's feedback pages (hidden tests masked) and a summary.html for each student.
+
+    `students` defaults to every student with results; returns student -> summary page.
+    """
+    everyone, graded = _graded(course, assignment)
+    chosen = graded if students is None else list(dict.fromkeys(students))
+    missing = [s for s in chosen if s not in graded]
+    if not graded or missing:
+        who = f" for {', '.join(missing)}" if missing else f" in {course.root / 'autograded'}"
+        raise FileNotFoundError(f"no {assignment} results{who}: run `nnla autograde {assignment}` first")
+    preprocessors = f"--GenerateFeedback.preprocessors={json.dumps(FEEDBACK_PREPROCESSORS)}"
+    for selection in _selections(chosen, everyone):
+        run_nbgrader(course, "generate_feedback", assignment, "--force", preprocessors, *selection)
+
+    secrets = hidden_test_lines(course, assignment)
+    written = {}
+    for student in chosen:
+        folder = course.root / "feedback" / student / assignment
+        folder.mkdir(parents=True, exist_ok=True)
+        results = json.loads((course.autograded(student, assignment) / "results.json").read_text("utf-8"))
+        written[student] = folder / "summary.html"
+        written[student].write_text(summary_html(results, student, assignment), encoding="utf-8")
+        for page in sorted(folder.glob("*.html")):
+            _refuse_leaks(page, secrets)
+    return written
