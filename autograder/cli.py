@@ -15,11 +15,18 @@ def _autograde(args: argparse.Namespace) -> int:
     from autograder.grading import grade_class
 
     course = Course.find()
-    results = grade_class(course, args.assignment, args.student or None, jobs=args.jobs)
+    results = grade_class(course, args.assignment, args.student or None, jobs=args.jobs, force=args.force)
+    failed = [s for s, r in results.items() if r is None or r["extra_data"].get("fingerprint") is None]
     for student, res in sorted(results.items()):
-        print(f"{student:<20} {res['score']:>5g} / {res['max_score']:g}")
+        score = f"{res['score']:>5g} / {res['max_score']:g}" if res else "not graded"
+        notes = (
+            f"  ({len(res['extra_data']['messages'])} notes)" if res and res["extra_data"]["messages"] else ""
+        )
+        print(f"{student:<20} {score}{notes}")
     print(f"results.json written under {course.root / 'autograded'}/<student>/{args.assignment}/")
-    return 0
+    if failed:
+        print(f"grading failed for {len(failed)}: {', '.join(failed)}; logs in {course.root / 'logs'}")
+    return 1 if failed else 0
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -62,7 +69,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("autograde", help="grade submitted/<student>/<assignment>/ and write results.json")
     p.add_argument("assignment")
     p.add_argument("--student", action="append", metavar="ID", help="grade only this student (repeatable)")
-    p.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="nbgrader processes in parallel")
+    p.add_argument(
+        "--jobs",
+        type=int,
+        default=len(os.sched_getaffinity(0)),
+        help="students graded in parallel (default: cores)",
+    )
+    p.add_argument("--force", action="store_true", help="regrade students already graded and unchanged")
     p.set_defaults(run=_autograde)
 
     p = sub.add_parser(

@@ -102,6 +102,15 @@ class Course:
         return self.root / "autograded" / student / assignment
 
     @property
+    def staging(self) -> Path:
+        """Where nnla stages submissions for nbgrader (see autograder.intake)."""
+        return self.root / ".nnla" / "staging"
+
+    def log(self, student: str, assignment: str) -> Path:
+        """nbgrader's log of grading one student's submission."""
+        return self.root / "logs" / assignment / f"{student}.log"
+
+    @property
     def gradebook_url(self) -> str:
         return f"sqlite:///{self.root / 'gradebook.db'}"
 

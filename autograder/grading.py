@@ -1,29 +1,64 @@
-"""Grade a class: register the assignment, autograde, write results.json."""
+"""Grade a class: register the assignment, find who needs grading, grade them in parallel."""
 
 from __future__ import annotations
 
 import logging
 
+from nbgrader.api import Gradebook, MissingEntry
+
 from autograder.course import Course
-from autograder.pipeline import autograde, register_assignment
-from autograder.results import write_results
+from autograder.fingerprint import grader_fingerprint, submission_fingerprint
+from autograder.pipeline import open_gradebook, register_assignment
+from autograder.pool import grade_students
+from autograder.progress import Progress
+from autograder.results import read_results
 from autograder.sandbox import describe_missing
 
 log = logging.getLogger(__name__)
 
 
 def grade_class(
-    course: Course, assignment: str, students: list[str] | None = None, jobs: int = 1
+    course: Course,
+    assignment: str,
+    students: list[str] | None = None,
+    jobs: int = 1,
+    force: bool = False,
 ) -> dict[str, dict]:
-    """Autograde the given students (default: every submission) and return their results."""
-    manifest = course.manifest(assignment)
+    """Autograde the given students (default: every submission) and return their results.
+
+    A student already graded under the same fingerprint (same files, same grader) is skipped
+    unless `force`, so running this again after an interruption grades only what is left.
+    """
     students = students if students is not None else course.students_submitted(assignment)
     if not students:
         log.warning("no submissions in %s", course.root / "submitted")
         return {}
     if missing := describe_missing():
         log.warning("%s", missing)
-    register_assignment(course, manifest)
-    done = autograde(course, manifest, students, jobs)
-    log.debug("%s", done.stdout)
-    return write_results(course, assignment, students)
+    register_assignment(course, course.manifest(assignment))
+    grader = grader_fingerprint(course, assignment)
+    todo = []
+    with open_gradebook(course) as gb:
+        for student in students:
+            fingerprint = submission_fingerprint(course, student, assignment, grader)
+            if force or not _up_to_date(gb, course, assignment, student, fingerprint):
+                todo.append((student, fingerprint))
+    if len(todo) < len(students):
+        log.warning(
+            "%d of %d students are already graded and unchanged", len(students) - len(todo), len(students)
+        )
+    progress = Progress(len(todo))
+    grade_students(course, assignment, todo, jobs, progress.student_done)
+    progress.close()
+    return {student: read_results(course, assignment, student) for student in students}
+
+
+def _up_to_date(gb: Gradebook, course: Course, assignment: str, student: str, fingerprint: str) -> bool:
+    results = read_results(course, assignment, student)
+    if results is None or results.get("extra_data", {}).get("fingerprint") != fingerprint:
+        return False
+    try:
+        gb.find_submission(assignment, student)
+    except MissingEntry:
+        return False
+    return True

@@ -1,4 +1,4 @@
-"""Drive nbgrader: register an assignment in the gradebook, autograde submissions.
+"""Drive nbgrader from outside: run its commands, open the gradebook, register an assignment.
 
 nbgrader runs as a subprocess of the interpreter that runs nnla, so the course gets the
 same nbgrader whether an instructor types `nnla autograde` or `nbgrader autograde`.
@@ -11,7 +11,6 @@ import os
 import subprocess
 import sys
 import tempfile
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from nbgrader.api import Gradebook
@@ -76,45 +75,6 @@ def register_assignment(course: Course, manifest: Manifest) -> None:
         gb.update_or_create_assignment(manifest.id, duedate=manifest.due.replace(tzinfo=None))
 
 
-def autograde(
-    course: Course, manifest: Manifest, students: list[str], jobs: int = 1
-) -> subprocess.CompletedProcess:
-    """Autograde `submitted/<student>/<assignment>` for each student, replacing earlier grades.
-
-    With `jobs` > 1 the students are split into that many groups, each graded by its own
-    nbgrader process; the processes share the SQLite gradebook, whose short write
-    transactions wait for each other (sqlite's busy timeout) rather than fail.
-    """
-    args = [
-        "autograde",
-        manifest.id,
-        "--force",
-        "--create",
-        f"--LateSubmissionPlugin.penalty_method={manifest.late_policy}",
-    ]
-    everyone = course.students_submitted(manifest.id)
-    groups = [students[i::jobs] for i in range(jobs)] if jobs > 1 else [students]
-    with ThreadPoolExecutor(max_workers=len(groups)) as pool:
-        runs = [
-            pool.submit(run_nbgrader, course, *args, *_selecting(g, everyone), check=False)
-            for g in groups
-            if g
-        ]
-        done = [r.result() for r in runs]
-    code = next((d.returncode for d in done if d.returncode), 0)
-    return subprocess.CompletedProcess(args, code, "".join(d.stdout for d in done))
-
-
-def _selecting(students: list[str], everyone: list[str]) -> list[str]:
-    """nbgrader options that select exactly `students`: one glob, or all but the others."""
-    if len(students) == 1:
-        return [f"--CourseDirectory.student_id={_glob_literal(students[0])}"]
-    others = sorted(set(everyone) - set(students))
-    if any("," in s for s in others):
-        raise ValueError("student ids with commas can only be graded one at a time (--student ID)")
-    return [f"--CourseDirectory.student_id_exclude={','.join(others)}"] if others else []
-
-
-def _glob_literal(text: str) -> str:
+def glob_literal(text: str) -> str:
     """A glob pattern that matches exactly `text` (nbgrader treats student ids as globs)."""
     return "".join(f"[{ch}]" if ch in "*?[" else ch for ch in text)

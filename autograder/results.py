@@ -7,6 +7,7 @@ under `extra_data.manually_graded`.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import nbformat
@@ -102,14 +103,38 @@ def assignment_items(course: Course, assignment: str) -> list[GradedItem]:
     return [item for path in sorted(course.source(assignment).glob("*.ipynb")) for item in graded_items(path)]
 
 
-def write_results(course: Course, assignment: str, students: list[str]) -> dict[str, dict]:
-    """Write autograded/<student>/<assignment>/results.json for each student; return them."""
-    written = {}
+def write_json_atomically(path: Path, data: dict) -> None:
+    """Write `data` so that a reader, or a run killed halfway, sees the old file or the new one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.partial")
+    partial.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    os.replace(partial, path)
+
+
+def finish_results(
+    course: Course,
+    assignment: str,
+    student: str,
+    messages: list[str],
+    fingerprint: str | None,
+    seconds: float,
+) -> dict:
+    """Write results.json, the last step of grading a student, and return it.
+
+    `fingerprint` is None when grading failed, so that the next run tries the student again.
+    """
     with Gradebook(course.gradebook_url, course_id="nnla") as gb:
-        for student in students:
-            results = build_results(gb, course, assignment, student)
-            folder = course.autograded(student, assignment)
-            folder.mkdir(parents=True, exist_ok=True)
-            (folder / "results.json").write_text(json.dumps(results, indent=2) + "\n")
-            written[student] = results
-    return written
+        results = build_results(gb, course, assignment, student)
+    results["execution_time"] = round(seconds, 3)
+    results["extra_data"].update(messages=messages, fingerprint=fingerprint)
+    write_json_atomically(course.autograded(student, assignment) / "results.json", results)
+    return results
+
+
+def read_results(course: Course, assignment: str, student: str) -> dict | None:
+    """A student's results.json, or None if the student has not been (completely) graded."""
+    path = course.autograded(student, assignment) / "results.json"
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (FileNotFoundError, json.JSONDecodeError):
+        return None

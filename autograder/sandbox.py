@@ -235,6 +235,7 @@ def _launch(spec: SandboxSpec, argv: list[str]) -> int:
     is_root = os.geteuid() == 0
     if is_root and sys.platform.startswith("linux"):
         libc = _libc()
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # the launcher goes when whoever started it goes
         if libc.unshare(CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS) == 0:
             root = root_mountpoint(spec.scratch)
             os.makedirs(root, exist_ok=True)
@@ -257,6 +258,10 @@ def _launch(spec: SandboxSpec, argv: list[str]) -> int:
         os.setgroups([])
         os.setgid(uid)
         os.setuid(uid)
+    if sys.platform.startswith("linux"):
+        # Set again: a change of uid clears it. Without namespaces this ties the process
+        # to its starter; inside them to the launcher, whose death then ends the namespace.
+        _libc().prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     os.execvpe(argv[0], argv, env)
     return 127  # not reached
 

@@ -1,0 +1,155 @@
+"""A long-lived grading worker: grades one student at a time, as `nnla autograde` asks it to.
+
+    python -m autograder.grade_worker COURSE ASSIGNMENT
+
+Requests arrive on stdin and replies leave on stdout, one JSON object per line:
+
+    {"student": "alice", "fingerprint": "..."}
+    {"student": "alice", "ok": true, "seconds": 7.9, "score": 27, "max_score": 27, "messages": [], ...}
+
+For each student the worker stages the submission (autograder.intake), runs nbgrader's own
+Autograde converter in this process, configured by the course's nbgrader_config.py, and writes
+results.json last, so a results.json means the student is completely graded. Staying alive
+between students spares each of them nbgrader's start-up and the hidden suites' imports.
+Everything else the worker or its kernels print goes to stderr, never into the replies.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import logging
+import os
+import shutil
+import signal
+import sys
+import time
+import traceback
+from pathlib import Path
+
+from nbgrader.converters import Autograde
+from nbgrader.coursedir import CourseDirectory
+from traitlets.config import Config, PyFileConfigLoader
+
+from autograder.course import Course
+from autograder.intake import stage_submission
+from autograder.judge.preprocessor import close_student_process
+from autograder.pipeline import glob_literal
+from autograder.results import finish_results
+
+PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent() -> None:
+    """If `nnla autograde` is killed, even with SIGKILL, its workers must not grade on unseen."""
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+def course_config(course: Course, manifest_late_policy: str) -> Config:
+    """The course's nbgrader_config.py, with nnla's staging folder as the submissions to read."""
+    config = PyFileConfigLoader("nbgrader_config.py", path=str(course.root)).load_config()
+    config.CourseDirectory.root = str(course.root)
+    config.CourseDirectory.submitted_directory = str(course.staging)
+    config.LateSubmissionPlugin.penalty_method = manifest_late_policy
+    return config
+
+
+class Grader:
+    """Grades single students of one assignment with one nbgrader configuration."""
+
+    def __init__(self, course: Course, assignment: str):
+        self.course = course
+        self.manifest = course.manifest(assignment)
+        self.config = course_config(course, self.manifest.late_policy)
+        self.coursedir = CourseDirectory(config=self.config)
+
+    def grade(self, student: str, fingerprint: str) -> dict:
+        started = time.monotonic()
+        assignment = self.manifest.id
+        staged = self.course.staging / student / assignment
+        messages = stage_submission(
+            self.course.submitted(student, assignment),
+            self.course.release(assignment),
+            staged,
+            self.manifest.notebooks,
+        )
+        try:
+            ok, error, log = self._autograde(student)
+        finally:
+            close_student_process()
+            shutil.rmtree(staged.parent, ignore_errors=True)
+        if not ok:
+            messages.append("Grading failed; the instructor has the log. Nothing was scored.")
+        log_file = self.course.log(student, assignment)
+        log_file.parent.mkdir(parents=True, exist_ok=True)
+        log_file.write_text(log + error)
+        # A failed run leaves no fingerprint, so the next run grades the student again.
+        seconds = time.monotonic() - started
+        results = finish_results(
+            self.course, assignment, student, messages, fingerprint if ok else None, seconds
+        )
+        return {
+            "student": student,
+            "ok": ok,
+            "seconds": seconds,
+            "score": results["score"],
+            "max_score": results["max_score"],
+            "messages": messages,
+            "error": error,
+        }
+
+    def _autograde(self, student: str) -> tuple[bool, str, str]:
+        """Run nbgrader's Autograde for one student: (succeeded, error, nbgrader's log)."""
+        self.coursedir.assignment_id = self.manifest.id
+        self.coursedir.student_id = glob_literal(student)
+        app = Autograde(coursedir=self.coursedir, config=self.config)
+        app.force = True
+        app.create_student = True
+        captured = _LogCapture(app.log)
+        try:
+            app.start()
+            return True, "", captured.text()
+        except Exception:  # noqa: BLE001 - any failure is this student's, reported, and the next goes on
+            return False, traceback.format_exc(), captured.text()
+        finally:
+            captured.close()
+
+
+class _LogCapture(logging.Handler):
+    def __init__(self, logger: logging.Logger):
+        super().__init__(logging.INFO)
+        self.setFormatter(logging.Formatter("[%(levelname)s] %(message)s"))
+        self.lines: list[str] = []
+        self.logger = logger
+        logger.addHandler(self)
+        logger.setLevel(logging.INFO)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(self.format(record))
+
+    def text(self) -> str:
+        return "\n".join(self.lines) + "\n"
+
+    def close(self) -> None:
+        self.logger.removeHandler(self)
+        super().close()
+
+
+def main(argv: list[str]) -> int:
+    course_root, assignment = argv
+    die_with_parent()
+    replies = os.fdopen(os.dup(1), "w", encoding="utf-8")
+    os.dup2(2, 1)  # kernels and libraries that print must not corrupt the replies
+    sys.stdout = sys.stderr
+    grader = Grader(Course(Path(course_root)), assignment)
+    for line in sys.stdin:
+        request = json.loads(line)
+        reply = grader.grade(request["student"], request["fingerprint"])
+        replies.write(json.dumps(reply) + "\n")
+        replies.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
