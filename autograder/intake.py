@@ -1,0 +1,281 @@
+"""Take in one submission: a staged copy that nbgrader can always grade, and what was wrong with it.
+
+nbgrader gives up on a student's whole assignment when one notebook cannot be read or executed,
+so every submission passes through here first. Each assignment notebook is staged as the
+student's readable notebook with its grading cells reconciled against the release, or, when
+it is missing or unreadable, as the blank release notebook headed by a note saying why. Every
+repair yields a message for the log, results.json and the feedback: a student loses the points
+of what was actually missing and nothing else.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import shutil
+from collections.abc import Iterable
+from pathlib import Path
+
+import nbformat
+from nbformat import NotebookNode
+from nbformat.v4 import new_markdown_cell
+
+from autograder.notebooks import nbgrader_meta
+
+CHECKPOINTS = ".ipynb_checkpoints"
+MAX_OUTPUT_BYTES = 1_000_000  # saved outputs above this are dropped: execution recomputes them
+MAX_EXTRA_FILE_BYTES = 20_000_000
+NOTE_TAG = "nnla-intake-note"
+
+
+class Unreadable(Exception):
+    """A notebook file nbgrader could not read; the message says why in a student's words."""
+
+
+def stage_submission(submitted: Path, release: Path, staged: Path, notebooks: Iterable[str]) -> list[str]:
+    """Write a gradable copy of `submitted` to `staged`; return the messages, in a fixed order."""
+    if staged.exists():
+        shutil.rmtree(staged)
+    staged.mkdir(parents=True)
+    notebooks = list(notebooks)
+    files = _submitted_files(submitted)
+    messages = []
+    if not files:
+        what = "is empty" if submitted.is_dir() else "does not exist"
+        messages.append(f"The submission folder {what}: every notebook is graded as blank.")
+
+    wanted = {f"{name}.ipynb" for name in notebooks}
+    extra_notebooks = [f for f in files if f.suffix == ".ipynb" and f.name not in wanted]
+    for path in files:
+        if path.suffix != ".ipynb":
+            messages += _copy_extra_file(submitted, path, staged)
+
+    renamed = _match_renamed(notebooks, submitted, extra_notebooks, release)
+    for name in notebooks:
+        blank = nbformat.read(release / f"{name}.ipynb", as_version=4)
+        path = submitted / f"{name}.ipynb"
+        if not path.is_file() and name in renamed:
+            path = renamed[name]
+            messages.append(f"{name}.ipynb: not found; graded {path.name} in its place (renamed?).")
+        try:
+            if not path.is_file():
+                raise Unreadable("was not submitted")
+            nb, notes = read_submitted_notebook(path)
+            notes += reconcile(nb, blank)
+        except Unreadable as problem:
+            nb, notes = blank, [f"{problem}; it is graded as the blank notebook"]
+            nb.cells.insert(0, _note_cell(f"`{name}.ipynb` {problem}: this is the blank notebook, graded 0."))
+        messages += [f"{name}.ipynb: {note}" for note in notes]
+        settle_cell_ids(nb)
+        nbformat.write(nb, staged / f"{name}.ipynb")
+
+    for path in extra_notebooks:
+        if path not in renamed.values():
+            messages.append(f"{path.relative_to(submitted)}: not part of the assignment, not graded.")
+    return messages
+
+
+def _submitted_files(submitted: Path) -> list[Path]:
+    if not submitted.is_dir():
+        return []
+    return sorted(
+        p for p in submitted.rglob("*") if p.is_file() and CHECKPOINTS not in p.relative_to(submitted).parts
+    )
+
+
+def _copy_extra_file(submitted: Path, path: Path, staged: Path) -> list[str]:
+    """Non-notebook files go along (a notebook may read its data files); huge ones stay behind."""
+    relative = path.relative_to(submitted)
+    if path.stat().st_size > MAX_EXTRA_FILE_BYTES:
+        return [f"{relative}: larger than {MAX_EXTRA_FILE_BYTES // 1_000_000} MB, left out of grading."]
+    (staged / relative).parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(path, staged / relative)
+    return []
+
+
+def read_submitted_notebook(path: Path) -> tuple[NotebookNode, list[str]]:
+    """The notebook as nbformat 4, and notes on what had to change; raise Unreadable if it cannot be."""
+    data = path.read_bytes()
+    if not data.strip():
+        raise Unreadable("is empty (0 bytes of notebook)")
+    if b"\x00" in data[:4096]:
+        raise Unreadable("is not a notebook but binary data")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise Unreadable("is not a notebook but binary data") from None
+    try:
+        raw = json.loads(text)
+    except json.JSONDecodeError as bad:
+        if bad.pos >= len(text.rstrip()) - 1:
+            raise Unreadable(f"is cut off after {len(data):,} bytes (was it saved completely?)") from None
+        raise Unreadable(f"is not valid JSON ({bad.msg} at line {bad.lineno}, column {bad.colno})") from None
+    if not isinstance(raw, dict) or not ("cells" in raw or "worksheets" in raw):
+        raise Unreadable("is JSON but not a notebook")
+    notes = []
+    if raw.get("nbformat") == 4 and isinstance(raw.get("cells"), list):
+        settle_cell_ids(raw)  # before nbformat reads it: it would replace duplicates with random ids
+        text = json.dumps(raw)
+    try:
+        nb = nbformat.reads(text, as_version=4)
+    except Exception as bad:  # noqa: BLE001 - nbformat raises many kinds for malformed notebooks
+        raise Unreadable(f"is not a notebook nbformat can read ({type(bad).__name__})") from None
+    if raw.get("nbformat") != 4:
+        notes.append(f"saved as nbformat {raw.get('nbformat')}; converted to nbformat 4 for grading")
+        for cell in nb.cells:
+            cell.pop("id", None)  # the conversion draws random ids; settle_cell_ids gives stable ones
+    size = sum(len(json.dumps(c.get("outputs", []))) for c in nb.cells)
+    if size > MAX_OUTPUT_BYTES:
+        for cell in nb.cells:
+            if cell.cell_type == "code":
+                cell.outputs, cell.execution_count = [], None
+        notes.append(f"its saved outputs ({size / 1e6:.1f} MB) were dropped; grading runs it afresh")
+    return nb, notes
+
+
+def reconcile(nb: NotebookNode, blank: NotebookNode) -> list[str]:
+    """Make `nb`'s grading cells those of the release `blank`, keeping the student's answers.
+
+    Locked cells (given code, tests) and all grading metadata come from the release; a
+    solution cell keeps the student's source. Cells that went missing come back where they
+    were; a solution whose metadata was deleted is recognised by its place.
+    """
+    notes = _kernel_notes(nb, blank)
+    released = {nbgrader_meta(c)["grade_id"]: c for c in blank.cells if "grade_id" in nbgrader_meta(c)}
+    order = list(released)
+    notes += _drop_foreign_and_duplicate_ids(nb, released)
+    present = {nbgrader_meta(c)["grade_id"]: c for c in nb.cells if "grade_id" in nbgrader_meta(c)}
+
+    for grade_id, original in released.items():
+        cell = present.get(grade_id)
+        if cell is None:
+            continue
+        meta_changed = nbgrader_meta(cell) != nbgrader_meta(original)
+        if nbgrader_meta(original).get("solution") and cell.cell_type == original.cell_type:
+            cell.metadata["nbgrader"] = dict(nbgrader_meta(original))
+            if meta_changed:
+                notes.append(f"the grading metadata of cell {grade_id!r} had been edited; restored")
+            continue
+        if cell.source != original.source or cell.cell_type != original.cell_type or meta_changed:
+            notes.append(f"cell {grade_id!r} had been edited; the original was restored")
+        nb.cells[_index(nb, cell)] = _copy(original)
+
+    for position, grade_id in enumerate(order):
+        if grade_id in present:
+            continue
+        previous = next((g for g in reversed(order[:position]) if _find(nb, g) is not None), None)
+        following = next((g for g in order[position + 1 :] if _find(nb, g) is not None), None)
+        start = _find(nb, previous) + 1 if previous else 0
+        stop = _find(nb, following) if following else len(nb.cells)
+        original = released[grade_id]
+        adopted = _adoptable(nb.cells[start:stop], original)
+        if adopted is not None:
+            adopted.metadata["nbgrader"] = dict(nbgrader_meta(original))
+            notes.append(f"cell {grade_id!r} had lost its grading metadata; restored")
+            continue
+        nb.cells.insert(start, _copy(original))
+        what = "solution cell" if nbgrader_meta(original).get("solution") else "cell"
+        consequence = "; it is graded as blank" if what == "solution cell" else "; restored"
+        notes.append(f"{what} {grade_id!r} had been deleted{consequence}")
+    return notes
+
+
+def settle_cell_ids(nb: dict) -> None:
+    """Give every cell a unique id, the same on every run (nbformat would draw random ones)."""
+    nb["nbformat_minor"] = max(nb.get("nbformat_minor", 0), 5)
+    seen: set[str] = set()
+    for index, cell in enumerate(nb["cells"]):
+        cell_id = cell.get("id") if isinstance(cell.get("id"), str) else None
+        cell_id = cell_id or f"cell-{index}"
+        while cell_id in seen:
+            cell_id = f"{cell_id}-{index}"
+        cell["id"] = cell_id
+        seen.add(cell_id)
+
+
+def _kernel_notes(nb: NotebookNode, blank: NotebookNode) -> list[str]:
+    wanted = blank.metadata.get("kernelspec", {})
+    asked = nb.metadata.get("kernelspec", {})
+    nb.metadata["kernelspec"] = dict(wanted)
+    nb.metadata["language_info"] = dict(blank.metadata.get("language_info", {}))
+    if asked.get("name") == wanted.get("name"):
+        return []
+    return [f"asked for kernel {asked.get('name')!r}; graded with {wanted.get('display_name')}"]
+
+
+def _drop_foreign_and_duplicate_ids(nb: NotebookNode, released: dict[str, NotebookNode]) -> list[str]:
+    """Plain cells from grading cells the release does not know, and from all but the last copy."""
+    notes, last = [], {}
+    for cell in nb.cells:
+        if "nbgrader" in cell.metadata:
+            last[nbgrader_meta(cell).get("grade_id")] = cell
+    counts: dict[str, int] = {}
+    for cell in nb.cells:
+        if "nbgrader" not in cell.metadata:
+            continue
+        grade_id = nbgrader_meta(cell).get("grade_id")
+        counts[grade_id] = counts.get(grade_id, 0) + 1
+        if grade_id not in released or last[grade_id] is not cell:
+            del cell.metadata["nbgrader"]
+    for grade_id, count in counts.items():
+        if grade_id not in released:
+            notes.append(f"cell {grade_id!r} is not part of the assignment; run as an ordinary cell")
+        elif count > 1:
+            notes.append(f"cell {grade_id!r} appears {count} times; the last copy is graded")
+    return notes
+
+
+def _adoptable(cells: list[NotebookNode], original: NotebookNode) -> NotebookNode | None:
+    """The one plain cell standing where a solution cell was, which is that cell stripped of metadata."""
+    if not nbgrader_meta(original).get("solution"):
+        return None
+    plain = [c for c in cells if c.cell_type == original.cell_type and "nbgrader" not in c.metadata]
+    return plain[0] if len(plain) == 1 else None
+
+
+def _find(nb: NotebookNode, grade_id: str) -> int | None:
+    return next((i for i, c in enumerate(nb.cells) if nbgrader_meta(c).get("grade_id") == grade_id), None)
+
+
+def _index(nb: NotebookNode, cell: NotebookNode) -> int:
+    return next(i for i, c in enumerate(nb.cells) if c is cell)
+
+
+def _copy(cell: NotebookNode) -> NotebookNode:
+    return nbformat.from_dict(json.loads(json.dumps(cell)))
+
+
+def _note_cell(text: str) -> NotebookNode:
+    return new_markdown_cell(f"**Note from the grader.** {text}", metadata={"tags": [NOTE_TAG]})
+
+
+def _match_renamed(
+    notebooks: list[str], submitted: Path, extra: list[Path], release: Path
+) -> dict[str, Path]:
+    """Missing assignment notebook -> the extra notebook that is evidently it under another name.
+
+    A match needs a close name ("01_param_count (1).ipynb", "01_param_count-Copy1.ipynb") and,
+    when the extra notebook still has grading cells, the missing notebook's grade ids.
+    """
+    missing = [n for n in notebooks if not (submitted / f"{n}.ipynb").is_file()]
+    found: dict[str, Path] = {}
+    for path in extra:
+        if path.parent != submitted:
+            continue
+        candidates = [n for n in missing if n not in found and path.stem.startswith(n)]
+        candidates = candidates or difflib.get_close_matches(
+            path.stem, [n for n in missing if n not in found], 1
+        )
+        if len(candidates) == 1 and _ids_agree(path, release / f"{candidates[0]}.ipynb"):
+            found[candidates[0]] = path
+    return found
+
+
+def _ids_agree(path: Path, released: Path) -> bool:
+    try:
+        nb, _ = read_submitted_notebook(path)
+    except Unreadable:
+        return True  # reported as unreadable under the assignment's name
+    ids = {nbgrader_meta(c).get("grade_id") for c in nb.cells} - {None}
+    wanted = {nbgrader_meta(c).get("grade_id") for c in nbformat.read(released, as_version=4).cells} - {None}
+    return not ids or bool(ids & wanted)

@@ -1,0 +1,181 @@
+"""Broken submissions: what students really hand in, each made from a full, correct submission.
+
+Each case breaks the submission in one way and says which notebooks must then score 0 (every
+other notebook keeps full marks) and a phrase the student's message must contain.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+
+
+@dataclass(frozen=True)
+class BrokenCase:
+    student: str
+    breaks: Callable[[Path], None]
+    zero: frozenset[str]  # notebooks that lose their points
+    message: str  # a phrase of the student's message ("" when the submission is fine as it is)
+
+
+def _edit(folder: Path, notebook: str, change: Callable[[dict], None]) -> None:
+    path = folder / f"{notebook}.ipynb"
+    nb = json.loads(path.read_text())
+    change(nb)
+    path.write_text(json.dumps(nb, indent=1))
+
+
+def _cell(nb: dict, grade_id: str) -> dict:
+    return next(c for c in nb["cells"] if c["metadata"].get("nbgrader", {}).get("grade_id") == grade_id)
+
+
+def missing_notebook(folder: Path) -> None:
+    (folder / "03_stored_activations.ipynb").unlink()
+
+
+def extra_files(folder: Path) -> None:
+    (folder / "notes.txt").write_text("my notes\n")
+    (folder / "data").mkdir()
+    (folder / "data" / "points.csv").write_text("x,y\n1,2\n")
+    shutil.copy(folder / "02_batch_forms.ipynb", folder / "scratch.ipynb")
+    (folder / ".ipynb_checkpoints").mkdir()
+    (folder / ".ipynb_checkpoints" / "01_param_count-checkpoint.ipynb").write_text("{}")
+
+
+def renamed_notebook(folder: Path) -> None:
+    (folder / "01_param_count.ipynb").rename(folder / "01_param_count (1).ipynb")
+
+
+def invalid_json(folder: Path) -> None:
+    path = folder / "02_batch_forms.ipynb"
+    path.write_text(path.read_text().replace('"cells": [', '"cells": [ oops', 1))
+
+
+def truncated(folder: Path) -> None:
+    path = folder / "04_tanh_vs_relu.ipynb"
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+
+
+def empty_file(folder: Path) -> None:
+    (folder / "05_linear_collapse.ipynb").write_bytes(b"")
+
+
+def binary_junk(folder: Path) -> None:
+    (folder / "06_halfspace_neurons.ipynb").write_bytes(random.Random(6).randbytes(50_000))
+
+
+def nbformat_v3(folder: Path) -> None:
+    path = folder / "01_param_count.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    path.write_text(nbformat.writes(nbformat.convert(nb, 3), version=3))
+
+
+def deleted_cells(folder: Path) -> None:
+    def delete(nb: dict) -> None:
+        nb["cells"].remove(_cell(nb, "count_params_values"))
+        del nb["cells"][0]  # the title
+
+    _edit(folder, "01_param_count", delete)
+
+
+def duplicated_cells(folder: Path) -> None:
+    def duplicate(nb: dict) -> None:
+        solution = _cell(nb, "count_params_solution")
+        early = json.loads(json.dumps(solution))
+        early["source"] = "def count_params(layer_sizes):\n    return 0\n"
+        nb["cells"].insert(nb["cells"].index(solution), early)
+        test = _cell(nb, "count_params_errors")
+        nb["cells"].append(json.loads(json.dumps(test)))
+
+    _edit(folder, "01_param_count", duplicate)
+
+
+def edited_test_cell(folder: Path) -> None:
+    def forge(nb: dict) -> None:
+        test = _cell(nb, "count_params_values")
+        test["source"] = "print('all good')"
+        test["metadata"]["nbgrader"]["points"] = 100
+        _cell(nb, "count_params_errors")["metadata"]["nbgrader"]["grade_id"] = "my_own_test"
+
+    _edit(folder, "01_param_count", forge)
+
+
+def deleted_grade_metadata(folder: Path) -> None:
+    def strip(nb: dict) -> None:
+        del _cell(nb, "collapse_linear_solution")["metadata"]["nbgrader"]
+        del _cell(nb, "collapse_affine_values")["metadata"]["nbgrader"]
+
+    _edit(folder, "05_linear_collapse", strip)
+
+
+def wrong_kernelspec(folder: Path) -> None:
+    def julia(nb: dict) -> None:
+        nb["metadata"]["kernelspec"] = {"name": "julia-1.9", "display_name": "Julia 1.9", "language": "julia"}
+
+    _edit(folder, "02_batch_forms", julia)
+
+
+def huge_outputs(folder: Path) -> None:
+    def flood(nb: dict) -> None:
+        code = next(c for c in nb["cells"] if c["cell_type"] == "code")
+        code["outputs"] = [{"output_type": "stream", "name": "stdout", "text": "x" * 100_000_000}]
+
+    _edit(folder, "04_tanh_vs_relu", flood)
+
+
+def hangs_at_import(folder: Path) -> None:
+    def hang(nb: dict) -> None:
+        cell = _cell(nb, "collapse_linear_solution")
+        cell["source"] = "import time\nwhile True:\n    time.sleep(1)\n" + "".join(cell["source"])
+
+    _edit(folder, "05_linear_collapse", hang)
+
+
+def empty_folder(folder: Path) -> None:
+    for path in folder.iterdir():
+        path.unlink()
+
+
+def unchanged(folder: Path) -> None:
+    pass
+
+
+ALL_NOTEBOOKS = frozenset(
+    [
+        "01_param_count",
+        "02_batch_forms",
+        "03_stored_activations",
+        "04_tanh_vs_relu",
+        "05_linear_collapse",
+        "06_halfspace_neurons",
+    ]
+)
+
+CASES = [
+    BrokenCase(
+        "missing-notebook", missing_notebook, frozenset(["03_stored_activations"]), "was not submitted"
+    ),
+    BrokenCase("extra-files", extra_files, frozenset(), "scratch.ipynb: not part of the assignment"),
+    BrokenCase("renamed-notebook", renamed_notebook, frozenset(), "graded 01_param_count (1).ipynb"),
+    BrokenCase("invalid-json", invalid_json, frozenset(["02_batch_forms"]), "is not valid JSON"),
+    BrokenCase("truncated", truncated, frozenset(["04_tanh_vs_relu"]), "is cut off"),
+    BrokenCase("empty-file", empty_file, frozenset(["05_linear_collapse"]), "is empty"),
+    BrokenCase("binary-junk", binary_junk, frozenset(["06_halfspace_neurons"]), "binary data"),
+    BrokenCase("nbformat-v3", nbformat_v3, frozenset(), "nbformat 3"),
+    BrokenCase("deleted-cells", deleted_cells, frozenset(), "'count_params_values' had been deleted"),
+    BrokenCase("duplicated-cells", duplicated_cells, frozenset(), "appears 2 times"),
+    BrokenCase("edited-test-cell", edited_test_cell, frozenset(), "the original was restored"),
+    BrokenCase("deleted-grade-metadata", deleted_grade_metadata, frozenset(), "lost its grading metadata"),
+    BrokenCase("wrong-kernelspec", wrong_kernelspec, frozenset(), "asked for kernel 'julia-1.9'"),
+    BrokenCase("huge-outputs", huge_outputs, frozenset(), "saved outputs (100.0 MB) were dropped"),
+    BrokenCase("hangs-at-import", hangs_at_import, frozenset(["05_linear_collapse"]), ""),
+    BrokenCase("Ana María López", unchanged, frozenset(), ""),
+    BrokenCase("李 雷", unchanged, frozenset(), ""),
+    BrokenCase("empty-folder", empty_folder, ALL_NOTEBOOKS, "submission folder is empty"),
+]
