@@ -29,6 +29,24 @@ def _autograde(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def _report(args: argparse.Namespace) -> int:
+    from autograder.report import write_report
+
+    course = Course.find()
+    out = Path(args.out).resolve() if args.out else None
+    print(write_report(course, args.assignment, out).summary())
+    return 0
+
+
+def _feedback(args: argparse.Namespace) -> int:
+    from autograder.release_feedback import release_feedback
+
+    course = Course.find()
+    pages = release_feedback(course, args.assignment, args.student or None)
+    print(f"feedback for {len(pages)} students under {course.root / 'feedback'}/<student>/{args.assignment}/")
+    return 0
+
+
 def _demo(args: argparse.Namespace) -> int:
     from autograder.demo import run_demo
 
@@ -77,6 +95,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--force", action="store_true", help="regrade students already graded and unchanged")
     p.set_defaults(run=_autograde)
+
+    p = sub.add_parser("report", help="HTML report with plots, grades CSV and a results bundle")
+    p.add_argument("assignment")
+    p.add_argument("--out", help="folder for the report (default: reports/<assignment>/)")
+    p.set_defaults(run=_report)
+
+    p = sub.add_parser("feedback", help="nbgrader feedback, hidden tests masked, plus a summary page each")
+    p.add_argument("assignment")
+    p.add_argument("--student", action="append", metavar="ID", help="only this student (repeatable)")
+    p.set_defaults(run=_feedback)
 
     p = sub.add_parser(
         "check", help="student self-check of the notebooks in this folder (public checks only)"

@@ -10,6 +10,7 @@ from pathlib import Path
 from autograder.course import Course
 from autograder.demo_class import demo_students
 from autograder.grading import grade_class
+from autograder.report import write_report
 from autograder.submissions import write_submission
 
 COURSE_FILES = ("nbgrader_config.py", "assignments", "source", "release")
@@ -63,6 +64,8 @@ def run_demo(repo: Course, folder: Path, assignment: str = "ch177") -> int:
             f"  {'ok' if ok else 'WRONG':<5}  {student.story}"
         )
     elapsed = time.monotonic() - started
+    print()
+    print(write_report(course, assignment).summary())
     print()
     print(f"Autograded notebooks: {course.root / 'autograded'}/<student>/{assignment}/")
     print(f"Results (Gradescope format): {course.root / 'autograded'}/<student>/{assignment}/results.json")

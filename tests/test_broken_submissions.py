@@ -4,6 +4,7 @@ Each loses only what is broken, is told why (log, results.json, the notebook its
 rest of the class is graded as if it were not there.
 """
 
+import html
 import json
 import subprocess
 import sys
@@ -13,6 +14,7 @@ import pytest
 
 from autograder.demo_class import FULL_MARKS
 from autograder.intake import NOTE_TAG
+from autograder.release_feedback import release_feedback
 from autograder.submissions import full_solution, write_submission
 from tests.broken import CASES
 from tests.conftest import ASSIGNMENT, copy_course
@@ -124,3 +126,13 @@ def test_the_submission_as_handed_in_is_left_untouched(broken_run):
     ) == 1
     assert (course.submitted("renamed-notebook", ASSIGNMENT) / "01_param_count (1).ipynb").is_file()
     assert not (course.root / ".nnla" / "staging" / "invalid-json").exists()
+
+
+def test_the_feedback_page_tells_the_student_too(broken_run):
+    course, _, results = broken_run
+    students = ["invalid-json", "renamed-notebook", "duplicated-cells"]
+    pages = release_feedback(course, ASSIGNMENT, students)
+    for student in students:
+        text = html.unescape(pages[student].read_text())
+        for message in results[student]["extra_data"]["messages"]:
+            assert message in text
