@@ -16,17 +16,23 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 # A cell that runs longer than this is interrupted; the notebook goes on to the next cell.
 c.Execute.timeout = 30
 c.Execute.startup_timeout = 60
+# Once the notebook has run, its sandboxed kernel has nothing left to do: kill it rather than wait
+# for a polite shutdown (about 0.4 s a notebook).
+c.Execute.shutdown_kernel = "immediate"
 # A runaway print loop must not bloat the autograded notebook.
 c.LimitOutput.max_lines = 200
 c.LimitOutput.max_traceback = 40
 
 # Grading: the student's kernel runs in the sandbox, and every autograded test cell is decided
-# by the judge outside it (hidden hypothesis properties against nnla_ref), after the kernel has
-# run the notebook and before nbgrader saves the grades. The hidden-test blocks are removed
+# by the judge outside it (hidden hypothesis properties against nnla_ref). The judge starts on
+# the notebook's code as the kernel starts running it (StartJudging), and its verdicts are
+# written into the test cells after the kernel is done and before nbgrader saves the grades
+# (JudgeHiddenTests). The hidden-test blocks are removed
 # before the kernel runs: they decide nothing there, and student code could copy them into its
 # outputs, which go back to the student as feedback.
 c.Autograde.autograde_preprocessors = [
     "nbgrader.preprocessors.ClearHiddenTests",
+    "autograder.judge.preprocessor.StartJudging",
     "autograder.judge.kernel.SandboxedExecute",
     "nbgrader.preprocessors.IgnorePattern",
     "nbconvert.preprocessors.ClearMetadataPreprocessor",

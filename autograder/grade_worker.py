@@ -33,7 +33,7 @@ from traitlets.config import Config, PyFileConfigLoader
 
 from autograder.course import Course
 from autograder.intake import stage_submission
-from autograder.judge.preprocessor import close_student_process
+from autograder.judge.preprocessor import finish_judging
 from autograder.pipeline import glob_literal
 from autograder.results import finish_results
 
@@ -77,7 +77,7 @@ class Grader:
         try:
             ok, error, log = self._autograde(student)
         finally:
-            close_student_process()
+            finish_judging()
             shutil.rmtree(staged.parent, ignore_errors=True)
         if not ok:
             messages.append("Grading failed; the instructor has the log. Nothing was scored.")

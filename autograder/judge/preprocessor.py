@@ -5,13 +5,20 @@ and `nnla autograde` grade alike. JudgeHiddenTests runs after the kernel has exe
 notebook and before SaveAutoGrades: it replaces each autograded test cell's outputs with the
 judge's verdict (feedback on stdout, the score as the cell's result, which nbgrader reads as
 partial credit), whatever the student's kernel printed or forged there.
+
+The judge needs only the notebook's code, not its outputs, so StartJudging, placed before the
+kernel runs, sets the judge to work on a thread of its own: while the kernel computes, the
+judge does too. One thread judges every notebook in turn, so the student's judge worker is
+only ever used by it.
 """
 
 from __future__ import annotations
 
 import atexit
+import copy
 import logging
 import os
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 from nbformat import NotebookNode
@@ -107,16 +114,39 @@ def close_student_process() -> None:
 
 atexit.register(close_student_process)
 
+# The thread that starts a judge worker must outlive it (the worker dies with its starter).
+_judging = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nnla-judge")
 
-class JudgeHiddenTests(NbGraderPreprocessor):
-    """Write the judge's verdict into every autograded test cell."""
 
+def finish_judging() -> None:
+    """Close the current student's judge worker once every judgement started has finished."""
+    _judging.submit(close_student_process).result()
+
+
+class _JudgePreprocessor(NbGraderPreprocessor):
     course_root = Unicode("", help="The course folder (default: the working directory).").tag(config=True)
 
-    def preprocess(self, nb: NotebookNode, resources: dict) -> tuple[NotebookNode, dict]:
+    def start_judging(self, nb: NotebookNode, resources: dict) -> Future:
         info = resources["nbgrader"]
         course = Course(Path(self.course_root or os.getcwd()))
-        verdicts = judge(nb, info["notebook"], info["assignment"], info["student"], course)
+        code = copy.deepcopy(nb)  # the kernel is about to change nb's outputs, not its code
+        return _judging.submit(judge, code, info["notebook"], info["assignment"], info["student"], course)
+
+
+class StartJudging(_JudgePreprocessor):
+    """Set the judge to work on the notebook's code while the kernel runs it."""
+
+    def preprocess(self, nb: NotebookNode, resources: dict) -> tuple[NotebookNode, dict]:
+        resources["nnla_verdicts"] = self.start_judging(nb, resources)
+        return nb, resources
+
+
+class JudgeHiddenTests(_JudgePreprocessor):
+    """Write the judge's verdict into every autograded test cell."""
+
+    def preprocess(self, nb: NotebookNode, resources: dict) -> tuple[NotebookNode, dict]:
+        pending = resources.pop("nnla_verdicts", None) or self.start_judging(nb, resources)
+        verdicts = pending.result()
         for cell in nb.cells:
             grade_id = nbgrader_meta(cell).get("grade_id")
             if not is_autograded_test(cell) or grade_id not in verdicts:
