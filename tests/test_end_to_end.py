@@ -2,13 +2,13 @@
 
 import json
 
-import nbformat
 import pytest
 
 from autograder.demo import build_demo_course
 from autograder.demo_class import FULL_MARKS, demo_students
 from autograder.grading import grade_class
 from autograder.pipeline import open_gradebook, run_nbgrader
+from autograder.release_feedback import hidden_test_lines
 from tests.conftest import ASSIGNMENT
 
 STUDENTS = {s.id: s for s in demo_students()}
@@ -116,26 +116,10 @@ def test_plain_nbgrader_autograde_gives_the_same_grades(graded):
     assert scores == {t["name"]: t["score"] for t in results["frank"]["tests"]}
 
 
-def hidden_test_lines(course) -> set[str]:
-    """Lines that stand only inside the source notebooks' hidden-test blocks."""
-    hidden, public = set(), set()
-    for path in course.source(ASSIGNMENT).glob("*.ipynb"):
-        for cell in nbformat.read(path, as_version=4).cells:
-            inside = False
-            for line in cell.source.splitlines():
-                if "BEGIN HIDDEN TESTS" in line:
-                    inside = True
-                elif "END HIDDEN TESTS" in line:
-                    inside = False
-                elif len(line.strip()) > 15:
-                    (hidden if inside else public).add(line.strip())
-    return hidden - public
-
-
 @pytest.mark.parametrize("student", ["alice", "dave"])
 def test_autograded_notebooks_show_verdicts_not_hidden_test_code(graded, student):
     course, _ = graded
-    secret = hidden_test_lines(course)
+    secret = hidden_test_lines(course, ASSIGNMENT)
     assert secret
     for path in course.autograded(student, ASSIGNMENT).glob("*.ipynb"):
         text = path.read_text()

@@ -18,7 +18,13 @@ from autograder.course import Course
 from autograder.demo import build_demo_course
 from autograder.grading import grade_class
 from autograder.pipeline import run_nbgrader
-from autograder.release_feedback import _refuse_leaks, _selections, release_feedback, summary_html
+from autograder.release_feedback import (
+    _refuse_leaks,
+    _selections,
+    hidden_test_lines,
+    release_feedback,
+    summary_html,
+)
 from autograder.report import score_histogram, write_report
 from tests.conftest import ASSIGNMENT, REPO
 
@@ -189,22 +195,6 @@ def test_no_results_is_a_clear_error(tmp_path):
 # --- feedback -------------------------------------------------------------------------------
 
 
-def hidden_test_lines(course: Course) -> set[str]:
-    """Lines that stand only inside the source notebooks' hidden-test blocks."""
-    hidden, public = set(), set()
-    for path in course.source(ASSIGNMENT).glob("*.ipynb"):
-        for cell in nbformat.read(path, as_version=4).cells:
-            inside = False
-            for line in cell.source.splitlines():
-                if "BEGIN HIDDEN TESTS" in line:
-                    inside = True
-                elif "END HIDDEN TESTS" in line:
-                    inside = False
-                elif len(line.strip()) > 15:
-                    (hidden if inside else public).add(line.strip())
-    return hidden - public
-
-
 def reference_lines(course: Course) -> set[str]:
     """Code lines of nnla_ref's and the hidden suites' functions that no student notebook shows."""
     code = set()
@@ -251,7 +241,7 @@ def test_feedback_pages_for_every_student_and_notebook(graded, feedback):
 
 def test_feedback_never_shows_hidden_tests_or_reference_code(graded, feedback):
     course, _ = graded
-    hidden, reference = hidden_test_lines(course), reference_lines(course)
+    hidden, reference = hidden_test_lines(course, ASSIGNMENT), reference_lines(course)
     assert len(hidden) > 50 and len(reference) > 200
     pages = feedback_pages(course)
     assert len(pages) == 7 * len(STUDENTS)
@@ -314,7 +304,7 @@ def restore_hidden_tests(course: Course, student: str) -> int:
 def test_hidden_tests_are_masked_even_when_autograded_notebooks_hold_them(graded, tmp_path):
     course = clone(graded[0], tmp_path / "course")
     assert restore_hidden_tests(course, "dave") > 10
-    hidden = hidden_test_lines(course)
+    hidden = hidden_test_lines(course, ASSIGNMENT)
 
     def leaks() -> list[str]:
         text = "".join(visible(p.read_text(encoding="utf-8")) for p in feedback_pages(course))
