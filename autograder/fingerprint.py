@@ -8,6 +8,7 @@ submission whose files changed since (or a changed hidden suite) is graded again
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -19,7 +20,10 @@ from autograder.course import Course
 def _hash_files(digest: hashlib._Hash, base: Path, files: Iterable[Path]) -> None:
     for path in sorted(files):
         digest.update(str(path.relative_to(base)).encode("utf-8", "surrogateescape") + b"\0")
-        digest.update(path.read_bytes())
+        # A link is hashed as where it points: a student's link could point at /dev/zero.
+        digest.update(
+            os.readlink(path).encode("utf-8", "surrogateescape") if path.is_symlink() else path.read_bytes()
+        )
         digest.update(b"\0")
 
 
@@ -39,5 +43,5 @@ def submission_fingerprint(course: Course, student: str, assignment: str, grader
     """Hash of every file of `submitted/<student>/<assignment>/` under the given grader."""
     digest = hashlib.sha256(grader.encode())
     folder = course.submitted(student, assignment)
-    _hash_files(digest, folder, (p for p in folder.rglob("*") if p.is_file()))
+    _hash_files(digest, folder, (p for p in folder.rglob("*") if p.is_file() or p.is_symlink()))
     return digest.hexdigest()

@@ -58,6 +58,8 @@ def stage_submission(submitted: Path, release: Path, staged: Path, notebooks: It
             path = renamed[name]
             messages.append(f"{name}.ipynb: not found; graded {path.name} in its place (renamed?).")
         try:
+            if path.is_symlink():
+                raise Unreadable("is a symbolic link, not a notebook file")
             if not path.is_file():
                 raise Unreadable("was not submitted")
             nb, notes = read_submitted_notebook(path)
@@ -72,14 +74,21 @@ def stage_submission(submitted: Path, release: Path, staged: Path, notebooks: It
     for path in extra_notebooks:
         if path not in renamed.values():
             messages.append(f"{path.relative_to(submitted)}: not part of the assignment, not graded.")
+    links = sorted(p for p in submitted.rglob("*") if p.is_symlink()) if submitted.is_dir() else []
+    for link in links:
+        if link.suffix != ".ipynb" or link.stem not in notebooks:
+            messages.append(f"{link.relative_to(submitted)}: a symbolic link, left out of grading.")
     return messages
 
 
 def _submitted_files(submitted: Path) -> list[Path]:
     if not submitted.is_dir():
         return []
+    # A symbolic link could point at anything the grader may read; only plain files go along.
     return sorted(
-        p for p in submitted.rglob("*") if p.is_file() and CHECKPOINTS not in p.relative_to(submitted).parts
+        p
+        for p in submitted.rglob("*")
+        if p.is_file() and not p.is_symlink() and CHECKPOINTS not in p.relative_to(submitted).parts
     )
 
 

@@ -137,6 +137,14 @@ def hangs_at_import(folder: Path) -> None:
     _edit(folder, "05_linear_collapse", hang)
 
 
+def symbolic_links(folder: Path) -> None:
+    """Links to files the student may not read: the grader must not copy what they point at."""
+    (folder / "01_param_count.ipynb").unlink()
+    (folder / "01_param_count.ipynb").symlink_to("/etc/passwd")
+    (folder / "secrets.txt").symlink_to("/etc/shadow")
+    (folder / "zeros.csv").symlink_to("/dev/zero")
+
+
 def empty_folder(folder: Path) -> None:
     for path in folder.iterdir():
         path.unlink()
@@ -177,5 +185,6 @@ CASES = [
     BrokenCase("hangs-at-import", hangs_at_import, frozenset(["05_linear_collapse"]), ""),
     BrokenCase("Ana María López", unchanged, frozenset(), ""),
     BrokenCase("李 雷", unchanged, frozenset(), ""),
+    BrokenCase("symbolic-links", symbolic_links, frozenset(["01_param_count"]), "symbolic link"),
     BrokenCase("empty-folder", empty_folder, ALL_NOTEBOOKS, "submission folder is empty"),
 ]

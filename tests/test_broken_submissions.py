@@ -119,6 +119,15 @@ def test_extra_files_go_along_and_checkpoints_do_not(broken_run):
     assert not (graded / "scratch.ipynb").exists()
 
 
+def test_what_a_symbolic_link_points_at_is_not_copied(broken_run):
+    course, _, results = broken_run
+    graded = course.autograded("symbolic-links", ASSIGNMENT)
+    assert not (graded / "secrets.txt").exists() and not (graded / "zeros.csv").exists()
+    assert "root:" not in (graded / "01_param_count.ipynb").read_text()
+    messages = results["symbolic-links"]["extra_data"]["messages"]
+    assert "secrets.txt: a symbolic link, left out of grading." in messages
+
+
 def test_the_submission_as_handed_in_is_left_untouched(broken_run):
     course, _, _ = broken_run
     assert (course.submitted("invalid-json", ASSIGNMENT) / "02_batch_forms.ipynb").read_text().count(
