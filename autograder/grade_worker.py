@@ -16,12 +16,10 @@ Everything else the worker or its kernels print goes to stderr, never into the r
 
 from __future__ import annotations
 
-import ctypes
 import json
 import logging
 import os
 import shutil
-import signal
 import sys
 import time
 import traceback
@@ -36,14 +34,7 @@ from autograder.intake import stage_submission
 from autograder.judge.preprocessor import finish_judging
 from autograder.pipeline import glob_literal
 from autograder.results import finish_results
-
-PR_SET_PDEATHSIG = 1
-
-
-def die_with_parent() -> None:
-    """If `nnla autograde` is killed, even with SIGKILL, its workers must not grade on unseen."""
-    if sys.platform.startswith("linux"):
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+from autograder.sandbox import die_with_parent
 
 
 def course_config(course: Course, manifest_late_policy: str) -> Config:

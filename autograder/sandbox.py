@@ -130,6 +130,15 @@ def _uid_for(scratch: str) -> int:
 # ---------------------------------------------------------------- the launcher itself
 
 
+def die_with_parent() -> None:
+    """Have the kernel SIGKILL this process when the thread that started it ends (Linux only).
+
+    A change of uid clears the setting, so a process that switches uid must call this again.
+    """
+    if sys.platform.startswith("linux"):
+        _libc().prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
 def _libc() -> ctypes.CDLL:
     return ctypes.CDLL(None, use_errno=True)
 
@@ -235,7 +244,7 @@ def _launch(spec: SandboxSpec, argv: list[str]) -> int:
     is_root = os.geteuid() == 0
     if is_root and sys.platform.startswith("linux"):
         libc = _libc()
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # the launcher goes when whoever started it goes
+        die_with_parent()  # the launcher goes when whoever started it goes
         if libc.unshare(CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS) == 0:
             root = root_mountpoint(spec.scratch)
             os.makedirs(root, exist_ok=True)
@@ -246,7 +255,7 @@ def _launch(spec: SandboxSpec, argv: list[str]) -> int:
                 finally:
                     libc.umount2(_encode(root), MNT_DETACH)
                     os.rmdir(root)
-            libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+            die_with_parent()
             _build_root(libc, root, spec.scratch)
             os.chroot(root)
     # Without namespaces: the limits (and, as root, the uid) still apply.
@@ -258,10 +267,9 @@ def _launch(spec: SandboxSpec, argv: list[str]) -> int:
         os.setgroups([])
         os.setgid(uid)
         os.setuid(uid)
-    if sys.platform.startswith("linux"):
-        # Set again: a change of uid clears it. Without namespaces this ties the process
-        # to its starter; inside them to the launcher, whose death then ends the namespace.
-        _libc().prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    # Set again after the uid change: without namespaces this ties the process to its starter;
+    # inside them to the launcher, whose death then ends the namespace.
+    die_with_parent()
     os.execvpe(argv[0], argv, env)
     return 127  # not reached
 
