@@ -8,13 +8,15 @@ submission whose files changed since (or a changed hidden suite) is graded again
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import os
 from collections.abc import Iterable
 from pathlib import Path
 
-import autograder
-import nnla_ref
 from autograder.course import Course
+
+# The grader's own code; found, not imported: importing nnla_ref would load matplotlib (~0.6 s).
+GRADER_PACKAGES = ("autograder", "nnla_ref")
 
 
 def _hash_files(digest: hashlib._Hash, base: Path, files: Iterable[Path]) -> None:
@@ -33,8 +35,8 @@ def grader_fingerprint(course: Course, assignment: str) -> str:
     config = [course.root / "nbgrader_config.py", course.root / "assignments" / f"{assignment}.toml"]
     _hash_files(digest, course.root, config)
     _hash_files(digest, course.root, (p for p in course.source(assignment).rglob("*") if p.is_file()))
-    for package in (autograder, nnla_ref):
-        folder = Path(package.__file__).parent
+    for package in GRADER_PACKAGES:
+        folder = Path(importlib.util.find_spec(package).origin).parent
         _hash_files(digest, folder.parent, folder.rglob("*.py"))
     return digest.hexdigest()
 
