@@ -27,20 +27,19 @@ from pathlib import Path
 
 from nbgrader.converters import Autograde
 from nbgrader.coursedir import CourseDirectory
-from traitlets.config import Config, PyFileConfigLoader
+from traitlets.config import Config
 
 from autograder.course import Course
 from autograder.intake import stage_submission
 from autograder.judge.preprocessor import finish_judging
-from autograder.pipeline import glob_literal
+from autograder.pipeline import course_config, glob_literal
 from autograder.results import finish_results
 from autograder.sandbox import die_with_parent
 
 
-def course_config(course: Course, manifest_late_policy: str) -> Config:
+def grading_config(course: Course, manifest_late_policy: str) -> Config:
     """The course's nbgrader_config.py, with nnla's staging folder as the submissions to read."""
-    config = PyFileConfigLoader("nbgrader_config.py", path=str(course.root)).load_config()
-    config.CourseDirectory.root = str(course.root)
+    config = course_config(course)
     config.CourseDirectory.submitted_directory = str(course.staging)
     config.LateSubmissionPlugin.penalty_method = manifest_late_policy
     return config
@@ -52,7 +51,7 @@ class Grader:
     def __init__(self, course: Course, assignment: str):
         self.course = course
         self.manifest = course.manifest(assignment)
-        self.config = course_config(course, self.manifest.late_policy)
+        self.config = grading_config(course, self.manifest.late_policy)
         self.coursedir = CourseDirectory(config=self.config)
 
     def grade(self, student: str, fingerprint: str) -> dict:

@@ -9,7 +9,7 @@ from nbgrader.api import Gradebook, MissingEntry
 from autograder.course import Course
 from autograder.fingerprint import grader_fingerprint, submission_fingerprint
 from autograder.pipeline import open_gradebook, register_assignment
-from autograder.pool import grade_students
+from autograder.pool import WorkerPool
 from autograder.progress import Progress
 from autograder.results import read_results
 from autograder.sandbox import describe_missing
@@ -35,28 +35,33 @@ def grade_class(
         return {}
     if missing := describe_missing():
         log.warning("%s", missing)
-    register_assignment(course, course.manifest(assignment))
     grader = grader_fingerprint(course, assignment)
-    todo = []
-    with open_gradebook(course) as gb:
-        for student in students:
-            fingerprint = submission_fingerprint(course, student, assignment, grader)
-            if force or not _up_to_date(gb, course, assignment, student, fingerprint):
-                todo.append((student, fingerprint))
-    if len(todo) < len(students):
-        log.warning(
-            "%d of %d students are already graded and unchanged", len(students) - len(todo), len(students)
-        )
-    progress = Progress(len(todo))
-    grade_students(course, assignment, todo, jobs, progress.student_done)
-    progress.close()
+    fingerprints = {s: submission_fingerprint(course, s, assignment, grader) for s in students}
+    # Judged by results.json alone, to start workers early; the gradebook has the last word below.
+    changed = {s for s in students if force or not _results_match(course, assignment, s, fingerprints[s])}
+    with WorkerPool(course, assignment, jobs) as pool:
+        pool.start(len(changed))
+        register_assignment(course, course.manifest(assignment))
+        with open_gradebook(course) as gb:
+            todo = [
+                (s, fingerprints[s]) for s in students if s in changed or not _in_gradebook(gb, assignment, s)
+            ]
+        if len(todo) < len(students):
+            log.warning(
+                "%d of %d students are already graded and unchanged", len(students) - len(todo), len(students)
+            )
+        progress = Progress(len(todo))
+        pool.grade(todo, progress.student_done)
+        progress.close()
     return {student: read_results(course, assignment, student) for student in students}
 
 
-def _up_to_date(gb: Gradebook, course: Course, assignment: str, student: str, fingerprint: str) -> bool:
+def _results_match(course: Course, assignment: str, student: str, fingerprint: str) -> bool:
     results = read_results(course, assignment, student)
-    if results is None or results.get("extra_data", {}).get("fingerprint") != fingerprint:
-        return False
+    return results is not None and results.get("extra_data", {}).get("fingerprint") == fingerprint
+
+
+def _in_gradebook(gb: Gradebook, assignment: str, student: str) -> bool:
     try:
         gb.find_submission(assignment, student)
     except MissingEntry:

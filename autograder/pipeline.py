@@ -1,7 +1,8 @@
-"""Drive nbgrader from outside: run its commands, open the gradebook, register an assignment.
+"""Drive nbgrader: run its commands, read the course's configuration, register an assignment.
 
-nbgrader runs as a subprocess of the interpreter that runs nnla, so the course gets the
-same nbgrader whether an instructor types `nnla autograde` or `nbgrader autograde`.
+nbgrader's commands run as subprocesses of the interpreter that runs nnla, and its converters
+in this process under the course's own nbgrader_config.py, so the course gets the same nbgrader
+whether an instructor types `nnla autograde` or `nbgrader autograde`.
 """
 
 from __future__ import annotations
@@ -14,6 +15,9 @@ import tempfile
 from pathlib import Path
 
 from nbgrader.api import Gradebook
+from nbgrader.converters import GenerateAssignment
+from nbgrader.coursedir import CourseDirectory
+from traitlets.config import Config, PyFileConfigLoader
 
 from autograder.course import Course, Manifest
 
@@ -57,20 +61,29 @@ def open_gradebook(course: Course) -> Gradebook:
     return Gradebook(course.gradebook_url, course_id="nnla")
 
 
+def course_config(course: Course) -> Config:
+    """The course's nbgrader_config.py, as `nbgrader` would read it in the course folder."""
+    config = PyFileConfigLoader("nbgrader_config.py", path=str(course.root)).load_config()
+    config.CourseDirectory.root = str(course.root)
+    return config
+
+
 def register_assignment(course: Course, manifest: Manifest) -> None:
     """Record the assignment's notebooks and cells in the gradebook, with its due date.
 
-    nbgrader learns an assignment's cells only by generating it; the student version goes
-    to a scratch folder so that the committed release/ is left exactly as it is.
+    nbgrader learns an assignment's cells only by generating it (`nbgrader generate_assignment`,
+    run here in this process to spare a start-up of nbgrader); the student version goes to a
+    scratch folder so that the committed release/ is left exactly as it is.
     """
+    os.environ["PATH"] = tool_env()["PATH"]  # see tool_env: a new gradebook runs alembic
+    config = course_config(course)
     with tempfile.TemporaryDirectory(prefix="nnla-release-") as scratch:
-        run_nbgrader(
-            course,
-            "generate_assignment",
-            manifest.id,
-            "--force",
-            f"--CourseDirectory.release_directory={scratch}",
-        )
+        config.CourseDirectory.release_directory = scratch
+        coursedir = CourseDirectory(config=config)
+        coursedir.assignment_id = manifest.id
+        generate = GenerateAssignment(coursedir=coursedir, config=config)
+        generate.force = True
+        generate.start()
     with open_gradebook(course) as gb:
         gb.update_or_create_assignment(manifest.id, duedate=manifest.due.replace(tzinfo=None))
 

@@ -69,53 +69,71 @@ class Worker:
             self.process.wait()
 
 
-def grade_students(
-    course: Course,
-    assignment: str,
-    todo: list[tuple[str, str]],
-    jobs: int,
-    on_done: Callable[[dict], None],
-) -> None:
-    """Grade each (student, fingerprint) of `todo` with `jobs` workers; call `on_done` with each reply."""
-    if not todo:
-        return
-    pending = deque(todo)
-    log = course.root / "logs" / assignment / "workers.log"
-    log.parent.mkdir(parents=True, exist_ok=True)
-    run_dir = _new_run_dir()
-    selector = selectors.DefaultSelector()
+class WorkerPool:
+    """Up to `jobs` workers grading one assignment; the folder their kernels write in.
 
-    def start_worker() -> None:
-        worker = Worker(course, assignment, run_dir, log)
-        selector.register(worker.process.stdout, selectors.EVENT_READ, worker)
-        worker.grade(*pending.popleft())
+    Workers may be started ahead of the first student (`start`), so that their start-up
+    (importing nbgrader and the hidden suites, ~2 s) overlaps with whatever the caller does
+    meanwhile, such as registering the assignment in the gradebook.
+    """
 
-    try:
-        for _ in range(min(jobs, len(pending))):
-            start_worker()
-        while selector.get_map():
-            for key, _ in selector.select(timeout=1.0):
-                worker = key.data
-                reply = worker.reply()
-                if reply is None:
+    def __init__(self, course: Course, assignment: str, jobs: int):
+        self.course, self.assignment, self.jobs = course, assignment, jobs
+        self.log = course.root / "logs" / assignment / "workers.log"
+        self.log.parent.mkdir(parents=True, exist_ok=True)
+        self.run_dir = _new_run_dir()
+        self.idle: list[Worker] = []
+
+    def __enter__(self) -> WorkerPool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for worker in self.idle:  # started ahead but given no student: nothing to finish
+            worker.process.kill()
+            worker.process.wait()
+        self.idle = []
+        shutil.rmtree(self.run_dir, ignore_errors=True)
+
+    def start(self, workers: int) -> None:
+        """Start workers (at most `jobs` in all) that wait for their first student."""
+        for _ in range(min(workers, self.jobs) - len(self.idle)):
+            self.idle.append(Worker(self.course, self.assignment, self.run_dir, self.log))
+
+    def grade(self, todo: list[tuple[str, str]], on_done: Callable[[dict], None]) -> None:
+        """Grade each (student, fingerprint) of `todo`; call `on_done` with each reply."""
+        pending = deque(todo)
+        self.start(len(pending))
+        selector = selectors.DefaultSelector()
+
+        def give_work(worker: Worker) -> None:
+            if pending:
+                selector.register(worker.process.stdout, selectors.EVENT_READ, worker)
+                worker.grade(*pending.popleft())
+            else:
+                worker.stop()
+
+        try:
+            while self.idle:
+                give_work(self.idle.pop())
+            while selector.get_map():
+                for key, _ in selector.select(timeout=1.0):
+                    worker = key.data
                     selector.unregister(key.fileobj)
-                    worker.process.wait()
-                    on_done(_crashed(course, assignment, worker))
-                    if pending:
-                        start_worker()
-                    continue
-                on_done(reply)
-                if pending:
-                    worker.grade(*pending.popleft())
-                else:
-                    selector.unregister(key.fileobj)
-                    worker.stop()
-            _kill_overdue(selector)
-    finally:
-        for key in list(selector.get_map().values()):
-            key.data.process.kill()
-            key.data.process.wait()
-        shutil.rmtree(run_dir, ignore_errors=True)
+                    reply = worker.reply()
+                    if reply is None:
+                        worker.process.wait()
+                        on_done(_crashed(self.course, self.assignment, worker))
+                        if not pending:
+                            continue
+                        worker = Worker(self.course, self.assignment, self.run_dir, self.log)
+                    else:
+                        on_done(reply)
+                    give_work(worker)
+                _kill_overdue(selector)
+        finally:
+            for key in list(selector.get_map().values()):
+                key.data.process.kill()
+                key.data.process.wait()
 
 
 def _kill_overdue(selector: selectors.BaseSelector) -> None:
