@@ -21,7 +21,9 @@ Columns (medians over --repeat runs):
 
   wall s     wall-clock seconds for the whole class, from launch to exit
   s/sub      wall s per submission
-  cpu s/sub  CPU seconds (user + system) of the whole process tree per submission
+  cpu s/sub  CPU seconds (user + system) of the whole process tree per submission, processes
+             that outlived their parent included: this script adopts orphans (it is their
+             subreaper) and waits for them, so a killed kernel's time is counted too
   worker MB  peak over time of the RSS (VmRSS) summed over one worker's process subtree,
              the highest worker: for nnla and the floor a worker is a direct child of the
              launched command (a grading process with its kernels and judge workers below it,
@@ -34,6 +36,12 @@ Columns (medians over --repeat runs):
   other      CPUs kept busy by processes outside the benchmark during the run (the highest
              over the runs): a machine shared with other work slows every figure down
 
+A reference for the speed-up: the machine's own, measured in the same run. A fixed amount of pure
+Python work is done by one process, then by two processes at once, three times per repeat;
+`cpu scaling` is the median of 2 x (one process's seconds) / (two processes' seconds). On an idle
+machine with two free cores it is 2.0; a shared or throttled virtual machine gives less, and no
+`--jobs 2` speed-up of CPU-bound grading can be expected to beat it by much.
+
 Then the ratios, with their targets: jobs2 speed-up over jobs1 (at least 1.7), jobs1/floor1
 and jobs2/floor2 per submission (at most 1.5), stock/jobs2, peak MB per nnla worker (at most
 600), and where the floor's time goes: kernel start-up (from NotebookClient.execute to the
@@ -45,6 +53,7 @@ first cell), running the cells, and shutting the kernel down, per notebook.
 from __future__ import annotations
 
 import argparse
+import ctypes
 import json
 import os
 import resource
@@ -70,8 +79,11 @@ VARIANTS = ("jobs1", "jobs2", "stock", "floor1", "floor2")
 CHOICES = {"jobs1": ("jobs1",), "jobs2": ("jobs2",), "stock": ("stock",), "floor": ("floor1", "floor2")}
 SAMPLE_SECONDS = 0.2
 MB = 1024 * 1024
-# Private entry points: this script runs itself as the floor's launcher and workers.
-FLOOR_LAUNCH, FLOOR_WORKER = "--floor-launch", "--floor-worker"
+# Private entry points: this script runs itself as the floor's launcher and workers, and as the
+# CPU-scaling reference's spinner.
+FLOOR_LAUNCH, FLOOR_WORKER, SPIN = "--floor-launch", "--floor-worker", "--spin"
+SPIN_LOOPS = 20_000_000  # about 2 s of one core
+PR_SET_CHILD_SUBREAPER = 36
 
 STOCK_CONFIG = """\
 c = get_config()  # noqa: F821
@@ -170,7 +182,9 @@ class TreeSampler(threading.Thread):
                 stack.extend(children.get(pid, ()))
             return total
 
-        self.tree_peak = max(self.tree_peak, subtree_rss(self.root))
+        # Orphans of the run are adopted by this script (see adopt_orphans) and count to the tree.
+        orphans = [pid for pid in children.get(os.getpid(), []) if pid != self.root]
+        self.tree_peak = max(self.tree_peak, sum(subtree_rss(top) for top in (self.root, *orphans)))
         workers = children.get(self.root, []) if self.workers_are_children else [self.root]
         self.most_workers = max(self.most_workers, len(workers))
         for worker in workers:
@@ -182,6 +196,28 @@ def machine_busy_seconds() -> float:
     with open("/proc/stat") as f:
         user, nice, system, idle, iowait, *rest = (int(v) for v in f.readline().split()[1:])
     return (user + nice + system + sum(rest[:3])) / os.sysconf("SC_CLK_TCK")  # + irq, softirq, steal
+
+
+def adopt_orphans() -> None:
+    """Become the parent of every orphan among this script's descendants (Linux), so that waiting
+    for them adds their CPU time to RUSAGE_CHILDREN instead of losing it to init."""
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+
+
+def reap_orphans(patience: float = 30.0) -> None:
+    """Wait for the adopted orphans of a finished run (killed kernels end within moments)."""
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            if time.monotonic() > deadline:
+                print("  (some processes of the run were still alive; their CPU time is not counted)")
+                return
+            time.sleep(0.05)
 
 
 def own_cpu_seconds() -> float:
@@ -215,6 +251,7 @@ def measure(cmd: list[str], cwd: Path, log: Path, workers_are_children: bool) ->
         code = proc.wait()
         seconds = time.monotonic() - started
         sampler.stop()
+        reap_orphans()
         busy, own = machine_busy_seconds() - busy, own_cpu_seconds() - own
     worker = max(sampler.worker_peak.values(), default=0)
     other = max(0.0, busy - own) / seconds
@@ -395,6 +432,27 @@ def floor_worker(out: Path, folders: list[str]) -> int:
     return 0
 
 
+def spin() -> int:
+    """The CPU-scaling reference's unit of work: pure Python, no I/O, no memory to speak of."""
+    total = 0
+    for i in range(SPIN_LOOPS):
+        total += i * i
+    return 0
+
+
+def cpu_scaling() -> float:
+    """2 x (seconds of one spinner) / (seconds of two spinners at once): 2.0 on two free cores."""
+    cmd = [sys.executable, SCRIPT, SPIN]
+
+    def timed(processes: int) -> float:
+        started = time.monotonic()
+        for p in [subprocess.Popen(cmd) for _ in range(processes)]:
+            p.wait()
+        return time.monotonic() - started
+
+    return 2 * timed(1) / timed(2)
+
+
 # --- the report ---------------------------------------------------------------------------------
 
 
@@ -402,7 +460,7 @@ def median(runs: list[Run], what: str) -> float:
     return statistics.median(getattr(r, what) for r in runs)
 
 
-def print_report(results: dict[str, list[Run]], students: int) -> None:
+def print_report(results: dict[str, list[Run]], students: int, scaling: list[float]) -> None:
     header = (
         f"{'variant':<8} {'runs':>4} {'wall s':>8} {'s/sub':>7} {'cpu s/sub':>9} {'worker MB':>10}"
         f" {'tree MB':>8} {'workers':>8} {'done':>6} {'other':>6}"
@@ -429,6 +487,12 @@ def print_report(results: dict[str, list[Run]], students: int) -> None:
     if {"jobs1", "jobs2"} <= per_sub.keys():
         speedup = per_sub["jobs1"] / per_sub["jobs2"]
         ratio("jobs2 speed-up over jobs1", speedup, ">= 1.7", speedup >= 1.7)
+        pairs = zip(results["jobs1"], results["jobs2"])
+        speedups = ", ".join(f"{one.seconds / two.seconds:.2f}" for one, two in pairs)
+        ratios.append(f"{'  (per repeat)':<34} {speedups}")
+    if scaling:
+        ratio("cpu scaling (machine reference)", statistics.median(scaling), "")
+        ratios.append(f"{'  (each measurement)':<34} {', '.join(f'{x:.2f}' for x in scaling)}")
     for nnla, floor in (("jobs1", "floor1"), ("jobs2", "floor2")):
         if {nnla, floor} <= per_sub.keys():
             value = per_sub[nnla] / per_sub[floor]
@@ -468,6 +532,7 @@ def main() -> int:
         parser.error(f"unknown variant(s) {sorted(unknown)}; choose from {','.join(CHOICES)}")
     variants = [v for c in CHOICES if c in chosen for v in CHOICES[c]]
 
+    adopt_orphans()
     started = time.monotonic()
     print(
         f"{args.students} submissions, {args.repeat} run(s) of {', '.join(variants)};"
@@ -484,7 +549,10 @@ def main() -> int:
             "floor1": lambda work: run_floor(template, work, ids, processes=1),
             "floor2": lambda work: run_floor(template, work, ids, processes=2),
         }
+        scaling: list[float] = []
         for repeat in range(args.repeat):
+            scaling += [cpu_scaling() for _ in range(3)]
+            print(f"  cpu scaling {repeat + 1}/{args.repeat}: {', '.join(f'{x:.2f}' for x in scaling[-3:])}")
             for name in variants:
                 work = Path(scratch) / f"{name}-{repeat}"
                 work.mkdir()
@@ -497,7 +565,7 @@ def main() -> int:
                     f" other processes kept {run.other_cores:.2f} CPUs busy",
                     flush=True,
                 )
-    print_report(results, args.students)
+    print_report(results, args.students, scaling)
     print(f"\nbenchmark finished in {time.monotonic() - started:.0f} s")
     return 0
 
@@ -507,4 +575,6 @@ if __name__ == "__main__":
         sys.exit(floor_launch(int(sys.argv[2]), Path(sys.argv[3]), Path(sys.argv[4])))
     if len(sys.argv) > 1 and sys.argv[1] == FLOOR_WORKER:
         sys.exit(floor_worker(Path(sys.argv[2]), sys.argv[3:]))
+    if len(sys.argv) > 1 and sys.argv[1] == SPIN:
+        sys.exit(spin())
     sys.exit(main())
