@@ -12,7 +12,9 @@ launcher. The launcher starts as the grader's user and, before it execs `argv`:
   submissions, the reference and the hidden suites, wherever they are on disk, do not exist;
 - sets resource limits: CPU seconds, address space, processes, file size, no core dumps;
 - when it is root: switches to an unprivileged uid of its own (distinct per sandbox), so that
-  files it writes, signals it sends and its process count are its own.
+  files it writes, signals it sends and its process count are its own;
+- ties itself to the process that started it: when that process ends, the sandbox ends, also
+  when it ended before the launcher could ask the kernel for that (the launcher then stops).
 
 What this machine does not grant is said once, by `describe_missing()`, and skipped.
 """
@@ -23,11 +25,13 @@ import ctypes
 import json
 import os
 import resource
+import select
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from functools import cache
 
@@ -56,8 +60,12 @@ class SandboxSpec:
 
 
 def sandboxed(argv: list[str], spec: SandboxSpec) -> list[str]:
-    """The command line that runs `argv` inside a sandbox described by `spec`."""
-    return [sys.executable, "-I", "-m", "autograder.sandbox", json.dumps(asdict(spec)), "--", *argv]
+    """The command line that runs `argv` inside a sandbox described by `spec`.
+
+    This process must start it: the launcher ends at once if its parent is not this process.
+    """
+    spec_json = json.dumps(asdict(spec))
+    return [sys.executable, "-I", "-m", "autograder.sandbox", spec_json, str(os.getpid()), "--", *argv]
 
 
 def visible_paths() -> list[str]:
@@ -130,13 +138,17 @@ def _uid_for(scratch: str) -> int:
 # ---------------------------------------------------------------- the launcher itself
 
 
-def die_with_parent() -> None:
+def die_with_parent(parent_alive: Callable[[], bool] | None = None) -> None:
     """Have the kernel SIGKILL this process when the thread that started it ends (Linux only).
 
-    A change of uid clears the setting, so a process that switches uid must call this again.
+    A parent that ended before this call sends no signal, so a process that can tell whether its
+    parent is still there (`parent_alive`) ends at once if it is not. A change of uid clears the
+    setting, so a process that switches uid must call this again.
     """
     if sys.platform.startswith("linux"):
         _libc().prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if parent_alive is not None and not parent_alive():
+        os._exit(137)  # as if killed: whoever wanted this process is gone
 
 
 def _libc() -> ctypes.CDLL:
@@ -237,25 +249,32 @@ def root_mountpoint(scratch: str) -> str:
     return scratch.rstrip("/") + ".root"
 
 
-def _launch(spec: SandboxSpec, argv: list[str]) -> int:
+def _launch(spec: SandboxSpec, argv: list[str], parent: int) -> int:
+    parent_alive = _still_parent(parent)
+    die_with_parent(parent_alive)  # the launcher goes when whoever started it goes
     uid = _uid_for(spec.scratch)
     _prepare_scratch(spec, uid)
     env = _environment(spec)
     is_root = os.geteuid() == 0
     if is_root and sys.platform.startswith("linux"):
         libc = _libc()
-        die_with_parent()  # the launcher goes when whoever started it goes
         if libc.unshare(CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS) == 0:
             root = root_mountpoint(spec.scratch)
             os.makedirs(root, exist_ok=True)
+            # The child is PID 1 of the new namespace, where getppid() says 0; it tells whether
+            # the launcher is there by a pipe whose write end only the launcher holds.
+            lifeline, held = os.pipe()
             child = os.fork()
             if child:
+                os.close(lifeline)
                 try:
                     return _wait_for(child)
                 finally:
                     libc.umount2(_encode(root), MNT_DETACH)
                     os.rmdir(root)
-            die_with_parent()
+            os.close(held)
+            parent_alive = _held_open(lifeline)
+            die_with_parent(parent_alive)
             _build_root(libc, root, spec.scratch)
             os.chroot(root)
     # Without namespaces: the limits (and, as root, the uid) still apply.
@@ -269,9 +288,19 @@ def _launch(spec: SandboxSpec, argv: list[str]) -> int:
         os.setuid(uid)
     # Set again after the uid change: without namespaces this ties the process to its starter;
     # inside them to the launcher, whose death then ends the namespace.
-    die_with_parent()
+    die_with_parent(parent_alive)
     os.execvpe(argv[0], argv, env)
     return 127  # not reached
+
+
+def _still_parent(pid: int) -> Callable[[], bool]:
+    """Whether `pid` is still this process's parent (an orphan's parent changes)."""
+    return lambda: os.getppid() == pid
+
+
+def _held_open(lifeline: int) -> Callable[[], bool]:
+    """Whether the pipe's write end is still open, that is, its holder has not ended."""
+    return lambda: not select.select([lifeline], [], [], 0)[0]
 
 
 def _wait_for(child: int) -> int:
@@ -300,11 +329,11 @@ def _wait_for(child: int) -> int:
 
 
 def main(args: list[str]) -> int:
-    spec_json, sep, *argv = args
-    if sep != "--" or not argv:
-        print("usage: python -m autograder.sandbox SPEC_JSON -- COMMAND ...", file=sys.stderr)
+    if len(args) < 4 or args[2] != "--" or not args[1].isdigit():
+        print("usage: python -m autograder.sandbox SPEC_JSON PARENT_PID -- COMMAND ...", file=sys.stderr)
         return 2
-    return _launch(SandboxSpec(**json.loads(spec_json)), argv)
+    spec_json, parent, _, *argv = args
+    return _launch(SandboxSpec(**json.loads(spec_json)), argv, int(parent))
 
 
 if __name__ == "__main__":

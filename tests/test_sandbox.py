@@ -1,14 +1,16 @@
 """The sandbox itself: what student code can see and do there."""
 
+import os
 import subprocess
 import sys
 import tempfile
+import time
 from textwrap import dedent
 
 import pytest
 
 from autograder.sandbox import FIRST_SANDBOX_UID, SandboxSpec, protections, sandboxed
-from tests.conftest import REPO
+from tests.conftest import REPO, processes_mentioning
 
 pytestmark = pytest.mark.skipif(not all(protections().values()), reason="needs the full sandbox (root)")
 
@@ -76,3 +78,30 @@ def test_memory_and_processes_are_capped():
     """)
     done = run_sandboxed(code, memory_mb=512, max_processes=8)
     assert done.stdout.split("\n")[:2] == ["memory capped", "processes capped"]
+
+
+STARTER = """
+import os, subprocess, sys
+from autograder.sandbox import SandboxSpec, sandboxed
+scratch, then = sys.argv[1:]
+command = [sys.executable, "-I", "-c", "open('ran', 'w').close()"]
+child = subprocess.Popen(sandboxed(command, SandboxSpec(scratch)))
+if then == "wait":
+    child.wait()
+os._exit(0)
+"""
+
+
+@pytest.mark.parametrize("then, runs", [("wait", True), ("exit", False)])
+def test_a_sandbox_whose_starter_ended_before_it_got_going_does_not_run(then, runs):
+    """A grader killed while a kernel starts must not leave that kernel running unattended."""
+    scratch = tempfile.mkdtemp(prefix="nnla-test-")
+    try:
+        subprocess.run([sys.executable, "-c", STARTER, scratch, then], check=True, timeout=60)
+        deadline = time.monotonic() + 10
+        while processes_mentioning(scratch) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert processes_mentioning(scratch) == []
+        assert os.path.exists(os.path.join(scratch, "ran")) == runs
+    finally:
+        subprocess.run(["rm", "-rf", scratch, scratch + ".root"], check=False)
