@@ -18,7 +18,7 @@ import pytest
 from autograder.demo_class import demo_students
 from autograder.pipeline import open_gradebook
 from autograder.submissions import write_submission
-from tests.conftest import ASSIGNMENT, copy_course
+from tests.conftest import ASSIGNMENT, copy_course, processes_mentioning
 
 CLASS = ["alice", "bob", "dave", "erin", "grace", "José Ñúñez"]
 CHANGED = "alice"  # resubmits after the kill, with dave's bug
@@ -53,15 +53,9 @@ def graded_students(course) -> set[str]:
     return {s for s in CLASS if (course.autograded(s, ASSIGNMENT) / "results.json").is_file()}
 
 
-def processes_mentioning(text: str) -> list[int]:
-    found = []
-    for proc in Path("/proc").iterdir():
-        try:
-            if proc.name.isdigit() and text.encode() in (proc / "cmdline").read_bytes():
-                found.append(int(proc.name))
-        except OSError:
-            continue
-    return found
+def graded_in(log: str) -> list[str]:
+    """The students a run graded, from its progress lines ("[i/N] student: score ...")."""
+    return [line.split("] ", 1)[1].split(": ")[0] for line in log.splitlines() if line.startswith("[")]
 
 
 def gradebook_state(course) -> dict:
@@ -149,9 +143,7 @@ def test_killing_the_run_leaves_no_worker_kernel_or_judge_running(runs):
 
 def test_the_resumed_run_grades_only_what_was_left_and_what_changed(runs):
     assert runs["second"].returncode == 0, runs["log"]
-    graded_again = {
-        line.split("] ", 1)[1].split(": ")[0] for line in runs["log"].splitlines() if line.startswith("[")
-    }
+    graded_again = set(graded_in(runs["log"]))
     untouched = runs["before_resume"] - {CHANGED}
     assert graded_again == set(CLASS) - untouched
     assert f"{len(untouched)} of {len(CLASS)} students are already graded and unchanged" in runs["log"]
@@ -178,4 +170,15 @@ def test_a_third_run_has_nothing_left_to_grade(runs):
     _, log = third.communicate()
     assert third.returncode == 0
     assert f"{len(CLASS)} of {len(CLASS)} students are already graded and unchanged" in log
-    assert not [line for line in log.splitlines() if line.startswith("[")]
+    assert graded_in(log) == []
+
+
+def test_a_student_missing_from_the_gradebook_is_graded_again(runs):
+    course, lost = runs["resumed"], "bob"
+    with open_gradebook(course) as gb:
+        gb.remove_submission(ASSIGNMENT, lost)
+    fourth = autograde(course, "--jobs", "2")
+    _, log = fourth.communicate()
+    assert fourth.returncode == 0, log
+    assert graded_in(log) == [lost]
+    assert gradebook_state(course) == gradebook_state(runs["serial"])
