@@ -127,6 +127,14 @@ def parents() -> dict[int, int]:
     return found
 
 
+def cmdline(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""  # gone meanwhile
+
+
 def rss_bytes(pid: int) -> int:
     try:
         with open(f"/proc/{pid}/status", "rb") as f:
@@ -141,13 +149,15 @@ def rss_bytes(pid: int) -> int:
 class TreeSampler(threading.Thread):
     """Samples the RSS of a process tree every SAMPLE_SECONDS until stop() is called.
 
-    Workers are the direct children of `root` (`workers_are_children`) or `root` itself; a
+    Workers are the direct children of `root` whose command line holds `worker_marker` (other
+    children, such as the `alembic` call that creates a gradebook, are not workers), or `root`
+    itself when there is no marker; a
     worker's memory is the RSS summed over its subtree.
     """
 
-    def __init__(self, root: int, workers_are_children: bool) -> None:
+    def __init__(self, root: int, worker_marker: str | None) -> None:
         super().__init__(daemon=True)
-        self.root, self.workers_are_children = root, workers_are_children
+        self.root, self.worker_marker = root, worker_marker
         self.worker_peak: dict[int, int] = {}
         self.tree_peak = 0
         self.most_workers = 0
@@ -185,7 +195,10 @@ class TreeSampler(threading.Thread):
         # Orphans of the run are adopted by this script (see adopt_orphans) and count to the tree.
         orphans = [pid for pid in children.get(os.getpid(), []) if pid != self.root]
         self.tree_peak = max(self.tree_peak, sum(subtree_rss(top) for top in (self.root, *orphans)))
-        workers = children.get(self.root, []) if self.workers_are_children else [self.root]
+        if self.worker_marker is None:
+            workers = [self.root]
+        else:
+            workers = [pid for pid in children.get(self.root, []) if self.worker_marker in cmdline(pid)]
         self.most_workers = max(self.most_workers, len(workers))
         for worker in workers:
             self.worker_peak[worker] = max(self.worker_peak.get(worker, 0), subtree_rss(worker))
@@ -238,7 +251,7 @@ class Run:
     notebook_timings: list[dict[str, float]] = field(default_factory=list)
 
 
-def measure(cmd: list[str], cwd: Path, log: Path, workers_are_children: bool) -> tuple[Run, int]:
+def measure(cmd: list[str], cwd: Path, log: Path, worker_marker: str | None) -> tuple[Run, int]:
     """Run `cmd` to its end while sampling its process tree; the Run and the exit code."""
     with open(log, "wb") as out:
         busy, own = machine_busy_seconds(), own_cpu_seconds()
@@ -246,7 +259,7 @@ def measure(cmd: list[str], cwd: Path, log: Path, workers_are_children: bool) ->
         proc = subprocess.Popen(
             cmd, cwd=cwd, env=tool_env(), stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT
         )
-        sampler = TreeSampler(proc.pid, workers_are_children)
+        sampler = TreeSampler(proc.pid, worker_marker)
         sampler.start()
         code = proc.wait()
         seconds = time.monotonic() - started
@@ -312,7 +325,7 @@ def has_results(path: Path) -> bool:
 def run_nnla(template: Path, work: Path, ids: list[str], jobs: int) -> Run:
     course = fresh_copy(template, work / "course")
     cmd = [sys.executable, "-m", "autograder.cli", "autograde", ASSIGNMENT, "--jobs", str(jobs)]
-    run, code = measure(cmd, course, work / "nnla.log", workers_are_children=True)
+    run, code = measure(cmd, course, work / "nnla.log", worker_marker="autograder.grade_worker")
     run.done = sum(has_results(course / "autograded" / s / ASSIGNMENT / "results.json") for s in ids)
     if code or run.done != len(ids):
         fail(
@@ -344,7 +357,7 @@ def run_stock(template: Path, work: Path, ids: list[str]) -> Run:
     if setup.returncode:
         raise SystemExit(f"FAILED: stock nbgrader generate_assignment:\n{setup.stdout}{setup.stderr}")
     cmd = [*nbgrader, "autograde", ASSIGNMENT, "--force", "--create"]
-    run, code = measure(cmd, course, work / "stock.log", workers_are_children=False)
+    run, code = measure(cmd, course, work / "stock.log", worker_marker=None)
     expected = notebooks_in(template / "release" / ASSIGNMENT)
     run.done = sum(notebooks_in(course / "autograded" / s / ASSIGNMENT) == expected for s in ids)
     if code or run.done != len(ids):
@@ -356,7 +369,7 @@ def run_floor(template: Path, work: Path, ids: list[str], processes: int) -> Run
     course = fresh_copy(template, work / "course")
     timings = work / "timings.json"
     cmd = [sys.executable, SCRIPT, FLOOR_LAUNCH, str(processes), str(course), str(timings)]
-    run, code = measure(cmd, course, work / "floor.log", workers_are_children=True)
+    run, code = measure(cmd, course, work / "floor.log", worker_marker=FLOOR_WORKER)
     if code or not timings.is_file():
         fail(f"floor with {processes} processes: exit {code}", work / "floor.log")
     run.notebook_timings = json.loads(timings.read_text())
