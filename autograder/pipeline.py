@@ -56,8 +56,13 @@ def run_nbgrader(course: Course, *args: str, check: bool = True) -> subprocess.C
     return done
 
 
+def _alembic_on_path() -> None:
+    """nbgrader creating a gradebook in this process runs `alembic`: see tool_env."""
+    os.environ["PATH"] = tool_env()["PATH"]
+
+
 def open_gradebook(course: Course) -> Gradebook:
-    os.environ["PATH"] = tool_env()["PATH"]  # see tool_env: a new gradebook runs alembic
+    _alembic_on_path()
     return Gradebook(course.gradebook_url, course_id="nnla")
 
 
@@ -75,7 +80,7 @@ def register_assignment(course: Course, manifest: Manifest) -> None:
     run here in this process to spare a start-up of nbgrader); the student version goes to a
     scratch folder so that the committed release/ is left exactly as it is.
     """
-    os.environ["PATH"] = tool_env()["PATH"]  # see tool_env: a new gradebook runs alembic
+    _alembic_on_path()
     config = course_config(course)
     with tempfile.TemporaryDirectory(prefix="nnla-release-") as scratch:
         config.CourseDirectory.release_directory = scratch
