@@ -12,7 +12,9 @@ launcher. The launcher starts as the grader's user and, before it execs `argv`:
   submissions, the reference and the hidden suites, wherever they are on disk, do not exist;
 - sets resource limits: CPU seconds, address space, processes, file size, no core dumps;
 - when it is root: switches to an unprivileged uid of its own (distinct per sandbox), so that
-  files it writes, signals it sends and its process count are its own;
+  files it writes, signals it sends and its process count are its own; unless the spec says
+  `drop_privileges=False`, for a trusted program that runs no student code itself and gives
+  each process it forks a uid of its own (the judge's fork server, judge/forkserver.py);
 - ties itself to the process that started it: when that process ends, the sandbox ends, also
   when it ended before the launcher could ask the kernel for that (the launcher then stops).
 
@@ -57,6 +59,7 @@ class SandboxSpec:
     max_processes: int = 32
     max_file_mb: int = 64
     env: dict[str, str] = field(default_factory=dict)
+    drop_privileges: bool = True
 
 
 def sandboxed(argv: list[str], spec: SandboxSpec) -> list[str]:
@@ -180,11 +183,13 @@ def _prepare_scratch(spec: SandboxSpec, uid: int) -> None:
         dest = os.path.join(scratch, rel)
         os.makedirs(os.path.dirname(dest), exist_ok=True)
         shutil.copy2(src, dest)
-    if os.geteuid() == 0:
+    if os.geteuid() == 0 and spec.drop_privileges:
         for folder, dirs, files in os.walk(scratch):
             for name in [folder, *(os.path.join(folder, n) for n in dirs + files)]:
                 os.lchown(name, uid, uid)
-    os.chmod(scratch, 0o700)
+    # A process that keeps root gives its children folders of their own inside: they may pass
+    # through the scratch folder, not list or change it.
+    os.chmod(scratch, 0o700 if spec.drop_privileges else 0o711)
 
 
 def _build_root(libc, root: str, scratch: str) -> None:
@@ -282,7 +287,7 @@ def _launch(spec: SandboxSpec, argv: list[str], parent: int) -> int:
         os.setsid()
     os.chdir(spec.scratch)
     _set_limits(spec)
-    if is_root:
+    if is_root and spec.drop_privileges:
         os.setgroups([])
         os.setgid(uid)
         os.setuid(uid)

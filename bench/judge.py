@@ -2,7 +2,8 @@
 
 Prints, for each submission, the judge's time for all six notebooks, and then the median per
 submission, the examples hypothesis ran per property (median and range), and the share of the
-judge's time spent starting sandboxed workers (process, Python, numpy, matplotlib).
+judge's time spent starting sandboxed workers (a fork of the judge's fork server; the first
+submission's also starts the server: Python, numpy, matplotlib).
 
     .venv/bin/python bench/judge.py [--students N]
 """

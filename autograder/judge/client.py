@@ -5,9 +5,11 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import select
 import selectors
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -16,10 +18,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from autograder.judge import wire
-from autograder.sandbox import SandboxSpec, root_mountpoint, sandboxed
+from autograder.sandbox import FIRST_SANDBOX_UID, SandboxSpec, matplotlib_cache, root_mountpoint, sandboxed
 
-PROGRAM = "\n".join((Path(__file__).with_name(name)).read_text() for name in ("wire.py", "worker.py"))
+SERVER_PROGRAM = "\n".join(
+    (Path(__file__).with_name(name)).read_text() for name in ("wire.py", "worker.py", "forkserver.py")
+)
 STARTUP_SECONDS = 30.0
+END_SECONDS = 10.0
 
 
 class StudentTimeout(Exception):
@@ -48,22 +53,128 @@ class Cell:
     source: str
 
 
+class ForkedWorker:
+    """A judge worker forked by the fork server: its pipes, and a pidfd that says when it ended."""
+
+    def __init__(self, worker_id: int, fds: list[int]):
+        stdin, stdout, self.pidfd = fds
+        self.id = worker_id
+        self.stdin = os.fdopen(stdin, "wb")
+        self.stdout = os.fdopen(stdout, "rb")
+
+    def exited(self) -> bool:
+        return bool(select.select([self.pidfd], [], [], 0)[0])
+
+    def close_files(self) -> None:
+        self.stdin.close()
+        self.stdout.close()
+        os.close(self.pidfd)
+
+
+class ForkServer:
+    """One sandboxed process per grading process that forks every student's judge worker.
+
+    A worker of its own would import numpy and matplotlib for each student (0.6 s of CPU); a
+    fork of the server, which imported them once, starts in milliseconds. Each forked worker is
+    as isolated as a sandbox of its own: see forkserver.py.
+    """
+
+    def __init__(self) -> None:
+        self.proc: subprocess.Popen | None = None
+        self.channel: socket.socket | None = None
+        self._scratch = ""
+
+    @property
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def start(self) -> None:
+        self.close()
+        self._scratch = tempfile.mkdtemp(prefix="nnla-judge-")
+        spec = SandboxSpec(scratch=self._scratch, copy_in=matplotlib_cache(), drop_privileges=False)
+        config = json.dumps({"first_uid": FIRST_SANDBOX_UID})
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        with theirs:
+            self.proc = subprocess.Popen(
+                sandboxed([sys.executable, "-I", "-c", SERVER_PROGRAM, config], spec),
+                stdin=theirs,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        self.channel = ours
+
+    def spawn(self, limits: dict, timeout: float) -> ForkedWorker:
+        """A new worker under `limits` (SandboxSpec's names), started once if need be."""
+        if not self.alive:
+            self.start()
+        reply, fds = self._ask({"op": "spawn", "limits": limits}, timeout, maxfds=3)
+        if len(fds) != 3:
+            self.close()
+            raise StudentCrash("the judge's fork server did not start a worker")
+        return ForkedWorker(reply["id"], fds)
+
+    def end(self, worker: ForkedWorker) -> None:
+        """Kill the worker and every process of its user, and remove its files."""
+        worker.close_files()
+        if self.alive:
+            self._ask({"op": "end", "id": worker.id}, END_SECONDS, maxfds=0)
+
+    def _ask(self, request: dict, timeout: float, maxfds: int) -> tuple[dict, list[int]]:
+        assert self.channel is not None
+        self.channel.settimeout(timeout)
+        try:
+            self.channel.send(json.dumps(request).encode())
+            message, fds, _, _ = socket.recv_fds(self.channel, 4096, maxfds)
+            return json.loads(message), fds
+        except (OSError, ValueError):  # timed out, ended, or garbled: start afresh next time
+            self.close()
+            raise StudentCrash("the judge's fork server did not answer") from None
+
+    def close(self) -> None:
+        """End the server: the launcher kills the sandbox's PID 1, so every worker goes with it.
+
+        SIGKILL to the launcher alone would orphan the sandbox's init process, which the
+        machine's init may never reap; SIGKILL to the group is the fallback.
+        """
+        if self.channel is not None:
+            self.channel.close()
+            self.channel = None
+        if self.proc is None:
+            return
+        try:
+            self.proc.terminate()
+            self.proc.wait(timeout=2)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+        self.proc = None
+        shutil.rmtree(self._scratch, ignore_errors=True)
+        shutil.rmtree(root_mountpoint(self._scratch), ignore_errors=True)
+
+
 class StudentProcess:
     """A student's code, one namespace per notebook, in a sandboxed worker restarted when it dies.
 
-    One process serves all of a student's notebooks, so numpy and matplotlib are imported once
-    per submission; a notebook whose cells hang while loading is not loaded again.
+    One process serves all of a student's notebooks, so the student's code is loaded once per
+    submission; a notebook whose cells hang while loading is not loaded again.
     """
 
-    def __init__(self, spec: SandboxSpec, load_seconds: float = 20.0):
-        self.spec = spec
+    def __init__(self, spec: SandboxSpec, server: ForkServer, load_seconds: float = 20.0):
+        self.limits = {
+            "cpu_seconds": spec.cpu_seconds,
+            "memory_mb": spec.memory_mb,
+            "max_processes": spec.max_processes,
+            "max_file_mb": spec.max_file_mb,
+        }
+        self.server = server
         self.load_seconds = load_seconds
-        self.proc: subprocess.Popen | None = None
+        self.worker: ForkedWorker | None = None
         self.notebooks: dict[str, list[Cell]] = {}
         self.load_errors: dict[str, list[dict]] = {}
         self.hung: set[str] = set()
         self.start_seconds: list[float] = []  # how long each (re)start took, for bench/judge.py
-        self._scratch = ""
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -71,15 +182,7 @@ class StudentProcess:
         """Start the worker and load every notebook added so far."""
         self.close()
         started = time.monotonic()
-        self._scratch = tempfile.mkdtemp(prefix="nnla-worker-")
-        spec = SandboxSpec(**{**self.spec.__dict__, "scratch": self._scratch})
-        self.proc = subprocess.Popen(
-            sandboxed([sys.executable, "-I", "-c", PROGRAM], spec),
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
+        self.worker = self.server.spawn(self.limits, STARTUP_SECONDS)
         ready = self._read(STARTUP_SECONDS)
         if ready.get("value") != "ready":
             raise StudentCrash("the worker did not start")
@@ -115,28 +218,13 @@ class StudentProcess:
 
     @property
     def alive(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
+        return self.worker is not None and not self.worker.exited()
 
     def close(self) -> None:
-        """End the worker: the launcher kills and reaps the sandbox, then exits itself.
-
-        SIGKILL to the launcher alone would orphan the sandbox's init process, which the
-        machine's init may never reap; SIGKILL to the group is the fallback.
-        """
-        if self.proc is None:
-            return
-        try:
-            self.proc.terminate()
-            self.proc.wait(timeout=2)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait()
-        for stream in (self.proc.stdin, self.proc.stdout):
-            stream.close()
-        self.proc = None
-        shutil.rmtree(self._scratch, ignore_errors=True)
-        shutil.rmtree(root_mountpoint(self._scratch), ignore_errors=True)
+        """End the worker, and whatever the student's code started with it."""
+        if self.worker is not None:
+            worker, self.worker = self.worker, None
+            self.server.end(worker)
 
     def __enter__(self) -> StudentProcess:
         return self
@@ -150,7 +238,7 @@ class StudentProcess:
         if not self.alive:
             raise StudentCrash("the student's process is not running")
         try:
-            wire.write_frame(self.proc.stdin, message)
+            wire.write_frame(self.worker.stdin, message)
         except (BrokenPipeError, OSError):
             self.close()
             raise StudentCrash("the student's process ended") from None
@@ -216,7 +304,7 @@ class StudentProcess:
     def _read(self, timeout: float) -> dict:
         """One frame from the worker within `timeout` seconds, or kill it."""
         deadline = time.monotonic() + timeout
-        fd = self.proc.stdout.fileno()
+        fd = self.worker.stdout.fileno()
         buf = bytearray()
         need = 8
         with selectors.DefaultSelector() as sel:

@@ -28,12 +28,12 @@ from traitlets import Unicode
 
 from autograder.contract import CONTRACT
 from autograder.course import Course
-from autograder.judge.client import Cell, StudentCrash, StudentProcess, StudentTimeout
+from autograder.judge.client import Cell, ForkServer, StudentCrash, StudentProcess, StudentTimeout
 from autograder.judge.feedback import cell_feedback
 from autograder.judge.runner import judge_notebook
 from autograder.judge.suites import suite_for
 from autograder.notebooks import is_autograded_test, is_solution, nbgrader_meta
-from autograder.sandbox import SandboxSpec, describe_missing, matplotlib_cache
+from autograder.sandbox import SandboxSpec, describe_missing
 
 log = logging.getLogger(__name__)
 _warned = False
@@ -59,7 +59,6 @@ def sandbox_for(course: Course, assignment: str, exercises: list[str]) -> Sandbo
     limits = [manifest.limits_for(e) for e in exercises] or [manifest.default_limits]
     return SandboxSpec(
         scratch="",
-        copy_in=matplotlib_cache(),
         cpu_seconds=int(sum(lim.cpu_seconds for lim in limits)) + 10,
         memory_mb=max(lim.memory_mb for lim in limits),
     )
@@ -93,7 +92,7 @@ _current: tuple[tuple, StudentProcess] | None = None
 
 def _student_process(course: Course, assignment: str, student: str) -> StudentProcess:
     """The worker of the student being graded; nbgrader grades one student's notebooks in a row,
-    so the worker (and its numpy and matplotlib imports) serves all of them."""
+    so the worker (and the student's code loaded into it) serves all of them."""
     global _current
     key = (str(course.root), assignment, student)
     if _current is not None and _current[0] == key:
@@ -101,7 +100,7 @@ def _student_process(course: Course, assignment: str, student: str) -> StudentPr
     close_student_process()
     exercises = sorted({name for names in CONTRACT.values() for name in names})
     load_seconds = min(course.manifest(assignment).default_limits.wall_seconds, 20.0)
-    _current = (key, StudentProcess(sandbox_for(course, assignment, exercises), load_seconds))
+    _current = (key, StudentProcess(sandbox_for(course, assignment, exercises), _server, load_seconds))
     return _current[1]
 
 
@@ -112,9 +111,17 @@ def close_student_process() -> None:
         _current = None
 
 
-atexit.register(close_student_process)
+# Forks every student's worker; started by the first one, by the thread that judges.
+_server = ForkServer()
 
-# The thread that starts a judge worker must outlive it (the worker dies with its starter).
+
+@atexit.register
+def _close_all() -> None:
+    close_student_process()
+    _server.close()
+
+
+# The thread that starts the fork server must outlive it (the server dies with its starter).
 _judging = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nnla-judge")
 
 

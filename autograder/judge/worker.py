@@ -1,8 +1,9 @@
 """The worker: runs one notebook's student code in the sandbox and answers the judge's calls.
 
-It is started as `python -I -c <wire.py + this file>`, because inside the sandbox the grader's
-packages are hidden. Requests and answers are wire frames on the process's original stdin and
-stdout; the student's own prints go to /dev/null. Nothing here decides a grade: the worker only
+It runs in a process forked for one student by the fork server (forkserver.py, whose program
+is wire.py + this file + forkserver.py, because inside the sandbox the grader's packages are
+hidden), which calls main(). Requests and answers are wire frames on the process's original
+stdin and stdout; the student's own prints go to /dev/null. Nothing here decides a grade: the worker only
 reports what the student's code returned, raised, warned or called.
 """
 
@@ -245,7 +246,3 @@ def main():
             write_frame(proto_out, answer)
         except Unencodable as e:
             write_frame(proto_out, {"ok": False, "error": {"type": "Unencodable", "message": str(e)}})
-
-
-if __name__ == "__main__":
-    main()
