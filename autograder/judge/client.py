@@ -118,7 +118,9 @@ class ForkServer:
         """Kill the worker and every process of its user, and remove its files."""
         worker.close_files()
         if self.alive:
-            self._ask({"op": "end", "id": worker.id}, END_SECONDS, maxfds=0)
+            # A server that does not answer has been closed, and every worker with it.
+            with contextlib.suppress(StudentCrash):
+                self._ask({"op": "end", "id": worker.id}, END_SECONDS, maxfds=0)
 
     def _ask(self, request: dict, timeout: float, maxfds: int) -> tuple[dict, list[int]]:
         assert self.channel is not None

@@ -31,6 +31,7 @@ import shutil
 import signal
 import socket
 import sys
+import time
 
 PR_SET_PDEATHSIG = 1
 
@@ -85,6 +86,7 @@ class Server:
         pid, uid, folder = self.workers.pop(worker_id)
         if self.is_root:
             kill_user(uid)
+            self.bury(uid)
             purge_files_of(uid, "/tmp")
         else:
             try:
@@ -99,6 +101,18 @@ class Server:
         shutil.rmtree(folder, ignore_errors=True)
         os.mkdir(folder, 0o700)
         return {"ended": worker_id}
+
+    def bury(self, uid, patience=5.0):
+        """Wait until the killed processes of `uid` are gone from /proc: orphans among them are
+        this server's children (it is PID 1), and it reaps them."""
+        deadline = time.monotonic() + patience
+        while (left := processes_of(uid)) and time.monotonic() < deadline:
+            for pid in left:
+                try:
+                    os.waitpid(pid, os.WNOHANG)
+                except ChildProcessError:  # not ours: its parent, also killed, reaps it
+                    pass
+            time.sleep(0.005)
 
     def reap(self):
         """Wait for every ended child: orphans of student processes come to PID 1, this server."""
@@ -155,6 +169,17 @@ def kill_user(uid):
         finally:
             os._exit(0)
     os.waitpid(helper, 0)
+
+
+def processes_of(uid):
+    found = []
+    for entry in os.scandir("/proc"):
+        try:
+            if entry.name.isdigit() and entry.stat().st_uid == uid:
+                found.append(int(entry.name))
+        except OSError:  # gone meanwhile
+            pass
+    return found
 
 
 def purge_files_of(uid, folder):
