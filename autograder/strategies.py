@@ -2,9 +2,15 @@
 
 Values are finite float64 of moderate size unless a strategy says otherwise, so that every
 correct formula agrees with the reference within float64 tolerances.
+
+The builders are cached: composite strategies call them on every draw, and a strategy made
+anew is validated anew, which cost the judge about a tenth of its time. Strategies are
+immutable, so a cached one draws exactly what a fresh one would.
 """
 
 from __future__ import annotations
+
+from functools import cache
 
 import numpy as np
 from hypothesis import strategies as st
@@ -13,21 +19,25 @@ from hypothesis.extra import numpy as hnp
 MODERATE = st.floats(-10.0, 10.0, allow_nan=False, allow_infinity=False, width=64)
 
 
+@cache
 def widths(max_width: int = 6) -> st.SearchStrategy[int]:
     """A layer width: 1 to `max_width` units."""
     return st.integers(1, max_width)
 
 
+@cache
 def arrays(shape, elements: st.SearchStrategy[float] = MODERATE) -> st.SearchStrategy[np.ndarray]:
     """float64 arrays of a given shape (or shape strategy)."""
     return hnp.arrays(np.float64, shape, elements=elements)
 
 
+@cache
 def shapes(min_dims: int = 0, max_dims: int = 3, max_side: int = 5) -> st.SearchStrategy[tuple]:
     """Any array shape, 0-d and empty sides included."""
     return hnp.array_shapes(min_dims=min_dims, max_dims=max_dims, min_side=0, max_side=max_side)
 
 
+@cache
 def layer_sizes(min_layers: int = 1, max_layers: int = 4, max_width: int = 6):
     """``[n_0, ..., n_L]`` with L between `min_layers` and `max_layers`."""
     return st.lists(widths(max_width), min_size=min_layers + 1, max_size=max_layers + 1)
@@ -48,6 +58,7 @@ def layer_chains(
     return weights, biases
 
 
+@cache
 @st.composite
 def inputs_for(draw, n_in: int, elements: st.SearchStrategy[float] = MODERATE):
     """An input of width `n_in`: a single vector (n_in,) or a batch (B, n_in), B >= 1."""
