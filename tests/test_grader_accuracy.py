@@ -14,7 +14,7 @@ import pytest
 from autograder.contract import name_tested_by
 from autograder.judge.feedback import cell_feedback
 from autograder.judge.misconceptions import BY_ID
-from autograder.judge.preprocessor import close_student_process, judge
+from autograder.judge.preprocessor import close_judge_processes, judge
 from autograder.notebooks import is_autograded_test, is_solution, nbgrader_meta, read
 from autograder.submissions import SOLUTION, fill_notebook
 from tests.conftest import ASSIGNMENT, REPO
@@ -62,7 +62,7 @@ def grade(repo):
         return verdicts
 
     yield run
-    close_student_process()
+    close_judge_processes()
 
 
 def _report(verdicts: dict) -> str:

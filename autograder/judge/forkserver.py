@@ -87,7 +87,7 @@ class Server:
         if self.is_root:
             kill_user(uid)
             self.bury(uid)
-            purge_files_of(uid, "/tmp")
+            remove_entries("/tmp", owner=uid)
         else:
             try:
                 os.killpg(pid, signal.SIGKILL)
@@ -97,9 +97,11 @@ class Server:
             os.waitpid(pid, 0)
         except ChildProcessError:
             pass
-        # Emptied, not removed: while its inode is taken, no later worker gets the same uid.
-        shutil.rmtree(folder, ignore_errors=True)
-        os.mkdir(folder, 0o700)
+        # Emptied and taken back, not removed: while its inode is taken, no later worker gets
+        # the same uid.
+        remove_entries(folder)
+        if self.is_root:
+            os.chown(folder, 0, 0)
         return {"ended": worker_id}
 
     def bury(self, uid, patience=5.0):
@@ -182,11 +184,11 @@ def processes_of(uid):
     return found
 
 
-def purge_files_of(uid, folder):
-    """Remove what `uid` left at the top of a shared folder (/tmp is the namespace's tmpfs)."""
+def remove_entries(folder, owner=None):
+    """Remove what is in `folder` (what `owner` made there, when given: /tmp is shared)."""
     for entry in os.scandir(folder):
         try:
-            if entry.stat(follow_symlinks=False).st_uid != uid:
+            if owner is not None and entry.stat(follow_symlinks=False).st_uid != owner:
                 continue
             if entry.is_dir(follow_symlinks=False):
                 shutil.rmtree(entry.path, ignore_errors=True)

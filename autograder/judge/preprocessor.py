@@ -116,7 +116,8 @@ _server = ForkServer()
 
 
 @atexit.register
-def _close_all() -> None:
+def close_judge_processes() -> None:
+    """End the current student's worker and the fork server (judging later starts a new one)."""
     close_student_process()
     _server.close()
 
