@@ -183,6 +183,7 @@ def linear_empty(student):
 @example(weights=[W1, W1])
 @example(weights=[W1, W2, W2])
 @example(weights=[W2, W1, W3])
+@example(weights=[np.array([[1.0], [2.0]]), np.array([[3.0]])])  # chains only last-first: W_1 @ W_2
 def linear_mismatch(student, weights):
     try:
         expect_raises(
