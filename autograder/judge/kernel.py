@@ -10,53 +10,19 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-import time
 import weakref
-from queue import Empty
 
-from jupyter_client.asynchronous import AsyncKernelClient
 from jupyter_client.manager import AsyncKernelManager
 from nbformat.v4 import new_output
 from nbgrader.preprocessors import Execute
-from traitlets import DottedObjectName, Integer
+from traitlets import Integer
 
 from autograder.sandbox import SandboxSpec, matplotlib_cache, root_mountpoint, sandboxed
-
-
-class ReadyKernelClient(AsyncKernelClient):
-    """jupyter_client's kernel client, ready as soon as the kernel has answered on shell and iopub.
-
-    jupyter_client's own wait_for_ready then waits for 0.2 s of silence on iopub, to drop the
-    status messages of its kernel_info requests. nbclient skips every iopub message addressed to
-    another request anyway, so that wait only idles: 1.2 s per submission of six notebooks.
-    """
-
-    async def wait_for_ready(self, timeout: float | None = None) -> None:
-        deadline = time.monotonic() + (timeout if timeout is not None else float("inf"))
-        while True:
-            self.kernel_info()
-            try:
-                reply = await self.shell_channel.get_msg(timeout=1)
-            except Empty:
-                reply = None
-            if reply is not None and reply["msg_type"] == "kernel_info_reply":
-                try:  # a message on iopub shows it is connected (ZeroMQ drops what it sent before)
-                    await self.iopub_channel.get_msg(timeout=0.2)
-                except Empty:
-                    pass
-                else:
-                    self._handle_kernel_info_reply(reply)
-                    return
-            if not await self._async_is_alive():
-                raise RuntimeError("Kernel died before replying to kernel_info")
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"Kernel didn't respond in {timeout:.0f} seconds")
 
 
 class SandboxedKernelManager(AsyncKernelManager):
     """A kernel manager whose kernels run through autograder.sandbox."""
 
-    client_class = DottedObjectName("autograder.judge.kernel.ReadyKernelClient")
     memory_mb = Integer(2048, help="Address-space limit of the kernel, in MB.").tag(config=True)
     cpu_seconds = Integer(600, help="CPU-time limit of the whole kernel, in seconds.").tag(config=True)
 
@@ -82,11 +48,6 @@ class SandboxedKernelManager(AsyncKernelManager):
             env={"IPYTHONDIR": os.path.join(self._scratch, ".ipython"), "NNLA_AUTOGRADE": "1"},
         )
         await super()._async_launch_kernel(sandboxed(kernel_cmd, spec), cwd=self._scratch, **kw)
-
-    async def _async_wait(self, pollinterval: float = 0.1) -> None:
-        # A killed sandbox is gone within milliseconds; jupyter_client's 0.1 s between looks
-        # would make each notebook wait most of that.
-        await super()._async_wait(pollinterval=0.005)
 
     async def _async_cleanup_resources(self, restart: bool = False) -> None:
         await super()._async_cleanup_resources(restart=restart)
