@@ -176,6 +176,7 @@ class StudentProcess:
         self.notebooks: dict[str, list[Cell]] = {}
         self.load_errors: dict[str, list[dict]] = {}
         self.hung: set[str] = set()
+        self.shared_replies: dict[tuple, Reply] = {}  # see StudentCalls.call_shared
         self.start_seconds: list[float] = []  # how long each (re)start took, for bench/judge.py
 
     # ------------------------------------------------------------------ lifecycle
@@ -183,6 +184,7 @@ class StudentProcess:
     def start(self) -> None:
         """Start the worker and load every notebook added so far."""
         self.close()
+        self.shared_replies.clear()
         started = time.monotonic()
         self.worker = self.server.spawn(self.limits, STARTUP_SECONDS)
         ready = self._read(STARTUP_SECONDS)

@@ -16,11 +16,13 @@ keeps the one from hypothesis's final (shrunk) example.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from autograder.judge import wire
 from autograder.judge.client import Reply, StudentProcess
 from autograder.judge.misconceptions import matches
 
@@ -125,6 +127,19 @@ class StudentCalls:
         )
         self.last = reply
         return self._value(reply, _describe_target(target, path), inputs)
+
+    def call_shared(self, target: str, *args, inputs: dict | None = None, **kwargs):
+        """`call`, for a function whose result the properties only look at (a figure): the
+        student's code runs once per input and worker, and every property that asks with the
+        same input is given that reply. A call that raised is made again."""
+        key = (self.notebook, target, json.dumps([wire.encode(args), wire.encode(kwargs)], sort_keys=True))
+        reply = self.process.shared_replies.get(key)
+        if reply is None:
+            value = self.call(target, *args, inputs=inputs, **kwargs)
+            self.process.shared_replies[key] = self.last
+            return value
+        self.last = reply
+        return self._value(reply, target, inputs)
 
     def get(self, target: str | int, *path, inputs: dict | None = None):
         reply = self.process.get(self.notebook, target, *path, timeout=self.call_seconds)

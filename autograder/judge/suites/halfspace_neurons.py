@@ -29,7 +29,7 @@ contour sets (filled or not, zmin, zmax). Decisions about what counts as the con
 import math
 
 import numpy as np
-from hypothesis import example, given
+from hypothesis import example, given, seed
 from hypothesis import strategies as st
 
 import nnla_ref as ref
@@ -344,11 +344,17 @@ H6_DEAD = np.column_stack([H5, np.zeros(len(H5))])
 H7 = _maps_input(4, 5, np.vstack([NB_W, [[2.0, 0.0], [0.0, -2.0]]]), np.append(NB_B, [1.5, 0.25]))[2]
 
 
+# A figure costs the worker about 50 ms of matplotlib, most of the judge's time for this
+# notebook. The layout and contour properties look at the same figures: the same seed draws
+# them the same inputs, and call_shared draws each figure once.
+MAPS_SEED = 177
+
+
 def _figure(student, xx, yy, H, n_cols):
     """The summary of the student's figure; n_cols=None calls without it (the default)."""
     inputs = {"xx": xx, "yy": yy, "H": H, "n_cols": 3 if n_cols is None else n_cols}
     kwargs = {} if n_cols is None else {"n_cols": n_cols}
-    got = student.call("plot_neuron_maps", xx, yy, H, inputs=inputs, **kwargs)
+    got = student.call_shared("plot_neuron_maps", xx, yy, H, inputs=inputs, **kwargs)
     if not (isinstance(got, dict) and "__figure__" in got):
         raise Failure(
             "plot_neuron_maps should return the matplotlib Figure it drew on",
@@ -481,6 +487,7 @@ def _check_contours(cells, H, inputs):
     max_examples=3,
 )
 @given(maps=neuron_maps())
+@seed(MAPS_SEED)
 @example(maps=(XX, YY, H5, 3))
 @example(maps=(XX, YY, H5[:, :4], 2))
 @example(maps=(XX, YY, H5[:, :1], 3))
@@ -500,8 +507,9 @@ def maps_structure(student, maps):
     max_examples=3,
 )
 @given(maps=neuron_maps())
+@seed(MAPS_SEED)
 @example(maps=(XX, YY, H5, 3))
-@example(maps=(XX, YY, H7, 4))
+@example(maps=(XX, YY, H7, 3))
 def maps_contours(student, maps):
     xx, yy, H, n_cols = maps
     inputs, axes = _figure(student, xx, yy, H, n_cols)

@@ -1,0 +1,86 @@
+"""Shared calls: a figure is drawn once per input, and every figure property judges that one."""
+
+import json
+
+import pytest
+
+from autograder.judge import client, wire
+from autograder.judge.client import Cell, ForkServer, StudentProcess
+from autograder.judge.preprocessor import close_judge_processes, judge
+from autograder.judge.properties import Failure, StudentCalls
+from autograder.notebooks import is_solution, nbgrader_meta, read
+from autograder.sandbox import SandboxSpec, protections
+from autograder.submissions import SOLUTION, fill_notebook
+from tests.conftest import ASSIGNMENT
+
+pytestmark = pytest.mark.skipif(not all(protections().values()), reason="needs the full sandbox (root)")
+
+PROBE = """
+calls = 0
+
+def draw(x):
+    global calls
+    calls += 1
+    return [calls]
+
+def fragile(x):
+    global calls
+    calls += 1
+    if calls == 1:
+        raise ValueError("not yet")
+    return calls
+"""
+
+
+@pytest.fixture
+def calls():
+    server = ForkServer()
+    process = StudentProcess(SandboxSpec(scratch="", cpu_seconds=20, memory_mb=1024), server)
+    process.add_notebook("probe", [Cell("probe", PROBE)])
+    yield StudentCalls(process, "probe", call_seconds=5.0)
+    process.close()
+    server.close()
+
+
+def test_the_same_input_runs_the_students_code_once(calls):
+    assert calls.call_shared("draw", [1.0, 2.0]) == [1]
+    assert calls.call_shared("draw", [1.0, 2.0]) == [1]
+    assert calls.call_shared("draw", [1.0, 2.5])[0] == 2  # another input is another call
+    assert calls.call("draw", 0)[0] == 3  # plain calls are never shared
+
+
+def test_a_call_that_raised_is_made_again(calls):
+    with pytest.raises(Failure, match="ValueError: not yet"):
+        calls.call_shared("fragile", 1)
+    assert calls.call_shared("fragile", 1) == 2
+
+
+def test_a_restarted_worker_draws_again(calls):
+    calls.call("draw", 0)
+    assert calls.call_shared("draw", 1)[0] == 2
+    calls.process.start()  # the student's code is loaded again: its counter starts over
+    assert calls.call_shared("draw", 1)[0] == 1
+
+
+def test_the_figure_properties_draw_each_input_once(repo, monkeypatch):
+    """Layout and contours look at the same figures: no input is drawn twice."""
+    drawn = []
+    plain_call = client.StudentProcess.call
+
+    def spy(self, namespace, target, *args, **kwargs):
+        if target == "plot_neuron_maps":
+            drawn.append(json.dumps([wire.encode(args), wire.encode(kwargs)], sort_keys=True))
+        return plain_call(self, namespace, target, *args, **kwargs)
+
+    monkeypatch.setattr(client.StudentProcess, "call", spy)
+    notebook = "06_halfspace_neurons"
+    source = repo.source(ASSIGNMENT) / f"{notebook}.ipynb"
+    solved = {nbgrader_meta(c)["grade_id"]: SOLUTION for c in read(source).cells if is_solution(c)}
+    nb = fill_notebook(repo.release(ASSIGNMENT) / f"{notebook}.ipynb", source, solved)
+    try:
+        verdict = judge(nb, notebook, ASSIGNMENT, "shared-figures", repo)["plot_neuron_maps_structure"]
+    finally:
+        close_judge_processes()
+    assert verdict.score == verdict.points
+    examples = sum(r.examples for r in verdict.results)
+    assert len(drawn) == len(set(drawn)) < examples
