@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from autograder.judge import client, wire
+from autograder.judge import client
 from autograder.judge.client import Cell, ForkServer, StudentProcess
 from autograder.judge.preprocessor import close_judge_processes, judge
 from autograder.judge.properties import Failure, StudentCalls
@@ -43,36 +43,36 @@ def calls():
 
 
 def test_the_same_input_runs_the_students_code_once(calls):
-    assert calls.call_shared("draw", [1.0, 2.0]) == [1]
-    assert calls.call_shared("draw", [1.0, 2.0]) == [1]
-    assert calls.call_shared("draw", [1.0, 2.5])[0] == 2  # another input is another call
-    assert calls.call("draw", 0)[0] == 3  # plain calls are never shared
+    assert calls.call("draw", [1.0, 2.0], shared=True) == [1]
+    assert calls.call("draw", [1.0, 2.0], shared=True) == [1]
+    assert calls.call("draw", [1.0, 2.5], shared=True)[0] == 2  # another input is another call
+    assert calls.call("draw", [1.0, 2.0])[0] == 3  # a plain call is never shared
 
 
 def test_a_call_that_raised_is_made_again(calls):
     with pytest.raises(Failure, match="ValueError: not yet"):
-        calls.call_shared("fragile", 1)
-    assert calls.call_shared("fragile", 1) == 2
+        calls.call("fragile", 1, shared=True)
+    assert calls.call("fragile", 1, shared=True) == 2
 
 
 def test_a_restarted_worker_draws_again(calls):
     calls.call("draw", 0)
-    assert calls.call_shared("draw", 1)[0] == 2
+    assert calls.call("draw", 1, shared=True)[0] == 2
     calls.process.start()  # the student's code is loaded again: its counter starts over
-    assert calls.call_shared("draw", 1)[0] == 1
+    assert calls.call("draw", 1, shared=True)[0] == 1
 
 
 def test_the_figure_properties_draw_each_input_once(repo, monkeypatch):
     """Layout and contours look at the same figures: no input is drawn twice."""
     drawn = []
-    plain_call = client.StudentProcess.call
+    plain_request = client.StudentProcess.request
 
-    def spy(self, namespace, target, *args, **kwargs):
-        if target == "plot_neuron_maps":
-            drawn.append(json.dumps([wire.encode(args), wire.encode(kwargs)], sort_keys=True))
-        return plain_call(self, namespace, target, *args, **kwargs)
+    def spy(self, message, timeout):
+        if message.get("target") == "plot_neuron_maps":
+            drawn.append(json.dumps(message, sort_keys=True))
+        return plain_request(self, message, timeout)
 
-    monkeypatch.setattr(client.StudentProcess, "call", spy)
+    monkeypatch.setattr(client.StudentProcess, "request", spy)
     notebook = "06_halfspace_neurons"
     source = repo.source(ASSIGNMENT) / f"{notebook}.ipynb"
     solved = {nbgrader_meta(c)["grade_id"]: SOLUTION for c in read(source).cells if is_solution(c)}

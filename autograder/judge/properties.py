@@ -16,13 +16,11 @@ keeps the one from hypothesis's final (shrunk) example.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from autograder.judge import wire
 from autograder.judge.client import Reply, StudentProcess
 from autograder.judge.misconceptions import matches
 
@@ -111,10 +109,12 @@ class StudentCalls:
         path: tuple = (),
         seed: int | None = None,
         watch_banned: bool = False,
+        shared: bool = False,
         inputs: dict | None = None,
         **kwargs,
     ):
-        """The value the student's callable returned; Failure if it raised."""
+        """The value the student's callable returned; Failure if it raised. `shared`: see
+        StudentProcess.call."""
         reply = self.process.call(
             self.notebook,
             target,
@@ -123,23 +123,11 @@ class StudentCalls:
             seed=seed,
             watch_banned=watch_banned,
             timeout=self.call_seconds,
+            shared=shared,
             **kwargs,
         )
         self.last = reply
         return self._value(reply, _describe_target(target, path), inputs)
-
-    def call_shared(self, target: str, *args, inputs: dict | None = None, **kwargs):
-        """`call`, for a function whose result the properties only look at (a figure): the
-        student's code runs once per input and worker, and every property that asks with the
-        same input is given that reply. A call that raised is made again."""
-        key = (self.notebook, target, json.dumps([wire.encode(args), wire.encode(kwargs)], sort_keys=True))
-        reply = self.process.shared_replies.get(key)
-        if reply is None:
-            value = self.call(target, *args, inputs=inputs, **kwargs)
-            self.process.shared_replies[key] = self.last
-            return value
-        self.last = reply
-        return self._value(reply, target, inputs)
 
     def get(self, target: str | int, *path, inputs: dict | None = None):
         reply = self.process.get(self.notebook, target, *path, timeout=self.call_seconds)

@@ -346,7 +346,7 @@ H7 = _maps_input(4, 5, np.vstack([NB_W, [[2.0, 0.0], [0.0, -2.0]]]), np.append(N
 
 # A figure costs the worker about 50 ms of matplotlib, most of the judge's time for this
 # notebook. The layout and contour properties look at the same figures: the same seed draws
-# them the same inputs, and call_shared draws each figure once.
+# them the same inputs, and a shared call draws each figure once.
 MAPS_SEED = 177
 
 
@@ -354,7 +354,7 @@ def _figure(student, xx, yy, H, n_cols):
     """The summary of the student's figure; n_cols=None calls without it (the default)."""
     inputs = {"xx": xx, "yy": yy, "H": H, "n_cols": 3 if n_cols is None else n_cols}
     kwargs = {} if n_cols is None else {"n_cols": n_cols}
-    got = student.call_shared("plot_neuron_maps", xx, yy, H, inputs=inputs, **kwargs)
+    got = student.call("plot_neuron_maps", xx, yy, H, shared=True, inputs=inputs, **kwargs)
     if not (isinstance(got, dict) and "__figure__" in got):
         raise Failure(
             "plot_neuron_maps should return the matplotlib Figure it drew on",
