@@ -12,6 +12,10 @@ A suite module creates `suite = Suite("02_batch_forms")` and declares properties
 `student` is a StudentCalls: calling into the sandboxed worker, it returns plain values and
 turns the student's exceptions into Failures. A property fails by raising Failure; the runner
 keeps the one from hypothesis's final (shrunk) example.
+
+A property's inputs come from @given's strategies alone: no st.data(), assume() or target()
+that depends on what the student's code returned. The judge relies on it to replay one
+student's passing inputs to the next (replay.py).
 """
 
 from __future__ import annotations

@@ -14,6 +14,7 @@ from autograder.course import Limits
 from autograder.judge.client import StudentCrash, StudentProcess, StudentTimeout
 from autograder.judge.misconceptions import diagnose
 from autograder.judge.properties import Failure, NotAttempted, Property, StudentCalls, Suite
+from autograder.judge.replay import run_given
 
 CALL_SECONDS = 5.0
 log = logging.getLogger(__name__)
@@ -128,24 +129,14 @@ def run_property(
         result.gave_up = f"your notebook's code could not be started ({e})"
         return result
     calls = BudgetedCalls(process, notebook, deadline)
-    test = prop.test
-    counter = [0]
-    if hasattr(test, "hypothesis"):
-        # What @settings would set, but undone afterwards: the same property runs again for
-        # the next student with its own budget. (@settings refuses to decorate twice.)
-        previous_settings = getattr(test, "_hypothesis_internal_use_settings", None)
-        test._hypothesis_internal_use_settings = judge_settings(
-            min(prop.max_examples or limits.max_examples, limits.max_examples)
-        )
-        inner = test.hypothesis.inner_test
-
-        def counted(*args, **kwargs):
-            counter[0] += 1
-            return inner(*args, **kwargs)
-
-        test.hypothesis.inner_test = counted
+    given = hasattr(prop.test, "hypothesis")
+    ran: list[dict] = []  # the inputs of each example
     try:
-        test(calls)
+        if given:
+            max_examples = min(prop.max_examples or limits.max_examples, limits.max_examples)
+            run_given(prop.test, calls, judge_settings(max_examples), ran)
+        else:
+            prop.test(calls)
         result.passed = True
     except Failure as failure:
         result.failure = failure
@@ -158,11 +149,7 @@ def run_property(
     except Exception:  # a bug in the property itself: report it, judge the rest
         log.exception("property %r of %s could not be checked", prop.sentence, notebook)
         result.gave_up = "the grader could not check this property (an error on the grader's side, logged)"
-    finally:
-        if hasattr(test, "hypothesis"):
-            test.hypothesis.inner_test = inner
-            test._hypothesis_internal_use_settings = previous_settings
-    result.examples = counter[0] if hasattr(prop.test, "hypothesis") else 1
+    result.examples = len(ran) if given else 1
     result.seconds = time.monotonic() - started
     return result
 
