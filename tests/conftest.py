@@ -7,6 +7,9 @@ from pathlib import Path
 import pytest
 
 from autograder.course import Course
+from autograder.judge.preprocessor import judge
+from autograder.notebooks import is_solution, nbgrader_meta, read
+from autograder.submissions import SOLUTION, fill_notebook
 
 REPO = Path(__file__).resolve().parents[1]
 ASSIGNMENT = "ch177"
@@ -39,3 +42,12 @@ def processes_mentioning(text: str) -> list[int]:
         except OSError:
             continue
     return found
+
+
+def judge_solution(repo: Course, notebook: str, student: str, answers: dict | None = None) -> dict:
+    """The judge's verdicts on the source solution of `notebook`, with `answers` in place of
+    some of its cells ({grade_id: code})."""
+    source = repo.source(ASSIGNMENT) / f"{notebook}.ipynb"
+    solved = {nbgrader_meta(c)["grade_id"]: SOLUTION for c in read(source).cells if is_solution(c)}
+    nb = fill_notebook(repo.release(ASSIGNMENT) / f"{notebook}.ipynb", source, {**solved, **(answers or {})})
+    return judge(nb, notebook, ASSIGNMENT, student, repo)

@@ -10,12 +10,10 @@ from hypothesis.errors import Flaky
 
 from autograder.judge import client, replay
 from autograder.judge.feedback import cell_feedback
-from autograder.judge.preprocessor import close_judge_processes, judge
+from autograder.judge.preprocessor import close_judge_processes
 from autograder.judge.runner import judge_settings
-from autograder.notebooks import is_solution, nbgrader_meta, read
 from autograder.sandbox import protections
-from autograder.submissions import SOLUTION, fill_notebook
-from tests.conftest import ASSIGNMENT
+from tests.conftest import judge_solution
 from tests.corpus import MODULES
 
 DRAWN = []  # every value the strategy below has drawn
@@ -117,13 +115,6 @@ def test_a_hang_ends_the_replay_where_it_happened():
 
 
 needs_sandbox = pytest.mark.skipif(not all(protections().values()), reason="needs the full sandbox (root)")
-
-
-def judge_solution(repo, notebook: str, student: str, answers: dict | None = None) -> dict:
-    source = repo.source(ASSIGNMENT) / f"{notebook}.ipynb"
-    solved = {nbgrader_meta(c)["grade_id"]: SOLUTION for c in read(source).cells if is_solution(c)}
-    nb = fill_notebook(repo.release(ASSIGNMENT) / f"{notebook}.ipynb", source, {**solved, **(answers or {})})
-    return judge(nb, notebook, ASSIGNMENT, student, repo)
 
 
 @needs_sandbox

@@ -6,12 +6,10 @@ import pytest
 
 from autograder.judge import client
 from autograder.judge.client import Cell, ForkServer, StudentProcess
-from autograder.judge.preprocessor import close_judge_processes, judge
+from autograder.judge.preprocessor import close_judge_processes
 from autograder.judge.properties import Failure, StudentCalls
-from autograder.notebooks import is_solution, nbgrader_meta, read
 from autograder.sandbox import SandboxSpec, protections
-from autograder.submissions import SOLUTION, fill_notebook
-from tests.conftest import ASSIGNMENT
+from tests.conftest import judge_solution
 
 pytestmark = pytest.mark.skipif(not all(protections().values()), reason="needs the full sandbox (root)")
 
@@ -73,12 +71,8 @@ def test_the_figure_properties_draw_each_input_once(repo, monkeypatch):
         return plain_request(self, message, timeout)
 
     monkeypatch.setattr(client.StudentProcess, "request", spy)
-    notebook = "06_halfspace_neurons"
-    source = repo.source(ASSIGNMENT) / f"{notebook}.ipynb"
-    solved = {nbgrader_meta(c)["grade_id"]: SOLUTION for c in read(source).cells if is_solution(c)}
-    nb = fill_notebook(repo.release(ASSIGNMENT) / f"{notebook}.ipynb", source, solved)
     try:
-        verdict = judge(nb, notebook, ASSIGNMENT, "shared-figures", repo)["plot_neuron_maps_structure"]
+        verdict = judge_solution(repo, "06_halfspace_neurons", "shared-figures")["plot_neuron_maps_structure"]
     finally:
         close_judge_processes()
     assert verdict.score == verdict.points
