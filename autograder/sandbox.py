@@ -1,35 +1,40 @@
-"""Run a command where student code can do no harm: limits, namespaces, an unprivileged user.
+"""Run a command where student code can do no harm: namespaces, limits, an unprivileged user.
 
 `sandboxed(argv, spec)` returns the command line that runs `argv` through this module's
-launcher. The launcher starts as the grader's user and, before it execs `argv`:
+launcher. The launcher starts as the grader's user, root or not, and before it execs `argv`:
 
 - copies `spec.seed` (a folder) and `spec.copy_in` (single files) into a fresh scratch
-  folder, which becomes the working directory and the only writable place;
-- when it is root and the kernel allows it: enters new mount, network, PID, IPC and UTS
-  namespaces and changes root to a tmpfs holding read-only views of the system folders and
-  the Python installation only (`visible_paths`), plus the scratch folder. So there is no
-  network, no process outside is visible or killable, and the course, the gradebook, other
-  submissions, the reference and the hidden suites, wherever they are on disk, do not exist;
+  folder, which becomes the working directory and the only writable place besides an empty
+  /tmp;
+- enters new user, mount, network, PID, IPC and UTS namespaces. The same code serves root
+  and an ordinary user, through the kernel's unprivileged user namespaces: inside, student
+  code runs as uid 1000 with no capabilities, which is a sandbox uid of its own outside when
+  the grader is root and the grader's own uid otherwise. Its root file system is a tmpfs
+  holding read-only views of the system folders and the Python installation
+  (`visible_paths`) with the grader's own packages covered (`hidden_paths`), the scratch
+  folder, a minimal /dev and its own /proc. So there is no network, no process outside is
+  visible or can be signalled, and the course, the gradebook, other submissions, the reference
+  and the hidden suites do not exist there, however the grader was installed;
 - sets resource limits: CPU seconds, address space, processes, file size, no core dumps;
-- when it is root: switches to an unprivileged uid of its own (distinct per sandbox), so that
-  files it writes, signals it sends and its process count are its own; unless the spec says
-  `drop_privileges=False`, for a trusted program that runs no student code itself and gives
-  each process it forks a uid of its own (the judge's fork server, judge/forkserver.py);
 - ties itself to the process that started it: when that process ends, the sandbox ends, also
   when it ended before the launcher could ask the kernel for that (the launcher then stops).
 
-What this machine does not grant is said once, by `describe_missing()`, and skipped.
+Where the kernel refuses namespaces (Docker's default seccomp profile, user namespaces turned
+off, macOS, WSL1) the launcher refuses to run anything, unless the instructor accepted grading
+without isolation (`ISOLATION_WAIVER` set to 1, `nnla autograde --without-isolation`): then
+only the limits apply (and, as root, a uid of its own). `isolation()` measures what this
+machine grants, for the refusal, the log and every results.json.
 """
 
 from __future__ import annotations
 
-import ctypes
+import importlib.util
 import json
 import os
 import resource
-import select
 import shutil
 import signal
+import site
 import subprocess
 import sys
 import tempfile
@@ -37,19 +42,22 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from functools import cache
 
-CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC = 0x00020000, 0x04000000, 0x08000000
-CLONE_NEWPID, CLONE_NEWNET = 0x20000000, 0x40000000
-MS_RDONLY, MS_NOSUID, MS_NODEV, MS_BIND = 0x1, 0x2, 0x4, 0x1000
-MS_REMOUNT, MS_REC, MS_PRIVATE = 0x20, 0x4000, 0x40000
-MNT_DETACH = 2
-PR_SET_PDEATHSIG = 1
+from autograder import namespaces as ns
+
 FIRST_SANDBOX_UID = 200_000
 SYSTEM_PATHS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc")
+DEVICES = ("null", "zero", "full", "random", "urandom", "tty")
+# The grader's own code: never importable by student code, wherever pip put it.
+GRADER_PACKAGES = ("autograder", "nnla_ref")
+ISOLATION_WAIVER = "NNLA_WITHOUT_ISOLATION"
+REFUSED = 125  # the launcher's exit code when it will not run a command without isolation
+READ_ONLY_TMPFS = ns.MS_RDONLY | ns.MS_NOSUID | ns.MS_NODEV
 
 
 @dataclass
 class SandboxSpec:
-    """What a sandboxed process may use. Sizes in MB, times in seconds."""
+    """What a sandboxed process may use. Sizes in MB, times in seconds. `hide` lists folders
+    inside visible ones that must not be seen (filled in by `sandboxed`)."""
 
     scratch: str
     seed: str | None = None
@@ -59,7 +67,7 @@ class SandboxSpec:
     max_processes: int = 32
     max_file_mb: int = 64
     env: dict[str, str] = field(default_factory=dict)
-    drop_privileges: bool = True
+    hide: list[str] = field(default_factory=list)
 
 
 def sandboxed(argv: list[str], spec: SandboxSpec) -> list[str]:
@@ -67,15 +75,42 @@ def sandboxed(argv: list[str], spec: SandboxSpec) -> list[str]:
 
     This process must start it: the launcher ends at once if its parent is not this process.
     """
-    spec_json = json.dumps(asdict(spec))
+    spec_json = json.dumps({**asdict(spec), "hide": sorted({*spec.hide, *hidden_paths()})})
     return [sys.executable, "-I", "-m", "autograder.sandbox", spec_json, str(os.getpid()), "--", *argv]
 
 
 def visible_paths() -> list[str]:
-    """What the sandbox shows, read-only: system folders and this Python (base and venv)."""
-    python = (sys.prefix, sys.base_prefix, os.path.dirname(sys.executable))
-    prefixes = {os.path.realpath(p) for p in python}
-    return [p for p in (*SYSTEM_PATHS, *sorted(prefixes)) if os.path.lexists(p)]
+    """What the sandbox shows, read-only: system folders, this Python (base and venv) and the
+    folders its packages come from (a user site, say)."""
+    python = {sys.prefix, sys.base_prefix, os.path.dirname(sys.executable), *site.getsitepackages()}
+    if site.ENABLE_USER_SITE:
+        python.add(site.getusersitepackages())
+    prefixes = {os.path.realpath(p) for p in python if os.path.isdir(p)}
+    system = [p for p in SYSTEM_PATHS if os.path.lexists(p)]
+    outermost = [p for p in prefixes if not _inside(p, system + [q for q in prefixes if q != p])]
+    return system + sorted(outermost)
+
+
+def hidden_paths() -> list[str]:
+    """Folders inside visible ones that student code must not see: the grader's packages (a
+    plain `pip install .` puts them into site-packages) and the course, the working folder."""
+    candidates = {os.path.realpath(os.getcwd())}
+    for name in GRADER_PACKAGES:
+        spec = importlib.util.find_spec(name)
+        if spec is not None:
+            candidates |= {os.path.realpath(p) for p in spec.submodule_search_locations or []}
+    visible = visible_paths()
+    needed = {os.path.realpath(p) for p in (sys.prefix, sys.base_prefix, sys.executable)} | set(visible)
+    return sorted(
+        path
+        for path in candidates
+        if _inside(path, visible) and path not in visible and not any(_inside(n, [path]) for n in needed)
+    )
+
+
+def _inside(path: str, folders: list[str]) -> bool:
+    """Whether `path` is one of `folders` or below one."""
+    return any(path == f or path.startswith(f.rstrip("/") + "/") for f in folders)
 
 
 def matplotlib_cache() -> dict[str, str]:
@@ -93,44 +128,151 @@ def matplotlib_cache() -> dict[str, str]:
     }
 
 
+# ---------------------------------------------------------------- what this machine grants
+
+
+class IsolationUnavailable(RuntimeError):
+    """This machine cannot isolate student code, and no one accepted grading without it."""
+
+
+@dataclass(frozen=True)
+class Isolation:
+    """The protections a sandbox gets on this machine, as measured by `isolation()`."""
+
+    protections: dict[str, bool]
+    reason: str = ""
+
+    @property
+    def full(self) -> bool:
+        return all(self.protections.values())
+
+    @property
+    def level(self) -> str:
+        return "full" if self.full else "resource limits only"
+
+    @property
+    def missing(self) -> list[str]:
+        return [name for name, ok in self.protections.items() if not ok]
+
+    def record(self) -> dict:
+        """What results.json keeps under extra_data.isolation."""
+        record = {"level": self.level, "protections": dict(self.protections)}
+        if not self.full:
+            record.update(missing=self.missing, reason=self.reason, accepted_without_isolation=waived())
+        return record
+
+    def summary(self) -> str:
+        """One line for the terminal, the log and the report."""
+        if self.full:
+            return "isolation: full (user, mount, network, PID, IPC and UTS namespaces; limits)"
+        return f"isolation: {self.level}; missing: {', '.join(self.missing)} ({self.reason})"
+
+    def refusal(self) -> str:
+        """Why grading stops here, and how to go on."""
+        return (
+            f"nnla refuses to grade: student code cannot be isolated on this machine: "
+            f"{', '.join(self.missing)} unavailable ({self.reason}). Run the grader on Linux with "
+            "unprivileged user namespaces allowed (`sysctl kernel.unprivileged_userns_clone=1`, "
+            "`sysctl user.max_user_namespaces=15000`; in Docker: --security-opt seccomp=unconfined, "
+            "or run as root), or accept grading without isolation: `nnla autograde --without-isolation` "
+            f"(or {ISOLATION_WAIVER}=1 for plain nbgrader). Student code can then read and write "
+            "whatever the grader's user can."
+        )
+
+
+def waived() -> bool:
+    """Whether the instructor accepted grading without isolation."""
+    return os.environ.get(ISOLATION_WAIVER) == "1"
+
+
+PROBE = """
+import json, os, socket
+caps = next(l.split()[1] for l in open("/proc/self/status") if l.startswith("CapEff"))
+try:
+    import autograder
+    grader = True
+except ImportError:
+    grader = False
+try:
+    socket.create_connection(("127.0.0.1", 9), timeout=1).close()
+    network = True
+except OSError as e:
+    network = e.errno not in (101, 99)
+print(json.dumps({"uid": os.getuid(), "pid": os.getpid(), "caps": int(caps, 16), "grader": grader,
+                  "hidden": [os.path.exists(p) for p in %r], "network": network}))
+"""
+
+
 @cache
-def protections() -> dict[str, bool]:
+def isolation() -> Isolation:
     """Which protections this machine grants, measured once by starting a sandbox."""
-    is_root = os.geteuid() == 0
-    isolated = False
-    if is_root and sys.platform.startswith("linux"):
-        scratch = tempfile.mkdtemp(prefix="nnla-probe-")
-        probe = f"import os; print(os.getuid(), os.getpid(), os.path.exists({os.path.abspath(__file__)!r}))"
-        try:
-            done = subprocess.run(
-                sandboxed([sys.executable, "-I", "-c", probe], SandboxSpec(scratch=scratch)),
-                capture_output=True,
-                text=True,
-                timeout=60,
-            )
-            isolated = done.returncode == 0 and done.stdout.split()[1:] == ["1", "False"]
-        finally:
-            shutil.rmtree(scratch, ignore_errors=True)
-            shutil.rmtree(root_mountpoint(scratch), ignore_errors=True)
-    return {
-        "resource limits": True,
-        "unprivileged user": is_root,
-        "no network": isolated,
-        "only system and Python files visible": isolated,
-        "separate process tree": isolated,
-    }
-
-
-def describe_missing() -> str | None:
-    """One sentence naming the protections this machine lacks, or None when all are there."""
-    missing = [name for name, ok in protections().items() if not ok]
-    if not missing:
-        return None
-    why = "the grader is not running as root" if os.geteuid() != 0 else "the kernel refused namespaces"
-    return (
-        f"sandbox: {', '.join(missing)} unavailable here ({why}); "
-        "student code runs with resource limits only."
+    if not sys.platform.startswith("linux"):
+        return _no_isolation(f"{sys.platform} has no Linux namespaces")
+    absent = _must_not_exist()  # before the probe's scratch folder exists
+    scratch = tempfile.mkdtemp(prefix="nnla-probe-")
+    env = {**os.environ, ISOLATION_WAIVER: "0"}
+    try:
+        done = subprocess.run(
+            sandboxed([sys.executable, "-I", "-c", PROBE % (absent,)], SandboxSpec(scratch=scratch)),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=env,
+        )
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+        shutil.rmtree(root_mountpoint(scratch), ignore_errors=True)
+    if done.returncode != 0:
+        lines = done.stderr.strip().splitlines() or [f"exit code {done.returncode}"]
+        return _no_isolation(lines[-1].removeprefix("sandbox: "))
+    seen = json.loads(done.stdout)
+    return Isolation(
+        {
+            "resource limits": True,
+            "unprivileged user without capabilities": seen["uid"] != 0 and seen["caps"] == 0,
+            "separate process tree": seen["pid"] == 1,
+            "no network": not seen["network"],
+            "only system and Python files visible": not any(seen["hidden"]),
+            "grader's packages hidden": not seen["grader"],
+        }
     )
+
+
+def _must_not_exist() -> list[str]:
+    """Files the probe must not find: the grader's own and those of the course and the
+    grader's home (apart from visible ones, such as a venv inside the course)."""
+    visible = visible_paths()
+    found = [os.path.realpath(__file__)]
+    for folder in (os.getcwd(), os.path.expanduser("~")):
+        try:
+            entries = sorted(os.listdir(folder))[:20]
+        except OSError:
+            continue
+        for entry in entries:
+            path = os.path.realpath(os.path.join(folder, entry))
+            if not _inside(path, visible) and not any(_inside(v, [path]) for v in visible):
+                found.append(path)
+    return found
+
+
+def _no_isolation(reason: str) -> Isolation:
+    protections = {
+        "resource limits": True,
+        "unprivileged user without capabilities": os.geteuid() == 0,
+        "separate process tree": False,
+        "no network": False,
+        "only system and Python files visible": False,
+        "grader's packages hidden": False,
+    }
+    return Isolation(protections, reason)
+
+
+def require_isolation() -> Isolation:
+    """This machine's isolation; raise IsolationUnavailable if it is not full and not waived."""
+    found = isolation()
+    if not found.full and not waived():
+        raise IsolationUnavailable(found.refusal())
+    return found
 
 
 def _uid_for(scratch: str) -> int:
@@ -138,44 +280,17 @@ def _uid_for(scratch: str) -> int:
     return FIRST_SANDBOX_UID + (os.stat(scratch).st_ino % 1_000_000)
 
 
+def root_mountpoint(scratch: str) -> str:
+    """Where the launcher builds the sandbox's root: beside the scratch folder, removed with it."""
+    return scratch.rstrip("/") + ".root"
+
+
 # ---------------------------------------------------------------- the launcher itself
 
-
-def die_with_parent(parent_alive: Callable[[], bool] | None = None) -> None:
-    """Have the kernel SIGKILL this process when the thread that started it ends (Linux only).
-
-    A parent that ended before this call sends no signal, so a process that can tell whether its
-    parent is still there (`parent_alive`) ends at once if it is not. A change of uid clears the
-    setting, so a process that switches uid must call this again.
-    """
-    if sys.platform.startswith("linux"):
-        _libc().prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    if parent_alive is not None and not parent_alive():
-        os._exit(137)  # as if killed: whoever wanted this process is gone
+die_with_parent = ns.die_with_parent
 
 
-def _libc() -> ctypes.CDLL:
-    return ctypes.CDLL(None, use_errno=True)
-
-
-def _check(result: int, what: str) -> None:
-    if result != 0:
-        err = ctypes.get_errno()
-        raise OSError(err, f"{what}: {os.strerror(err)}")
-
-
-def _encode(text: str | None) -> bytes | None:
-    return text.encode() if text is not None else None
-
-
-def _mount(libc, source: str | None, target: str, fstype: str | None, flags: int, data: str | None = None):
-    result = libc.mount(
-        _encode(source), _encode(target), _encode(fstype), ctypes.c_ulong(flags), _encode(data)
-    )
-    _check(result, f"mount {target}")
-
-
-def _prepare_scratch(spec: SandboxSpec, uid: int) -> None:
+def _prepare_scratch(spec: SandboxSpec, owner: int | None) -> None:
     scratch = spec.scratch
     if spec.seed and os.path.isdir(spec.seed):
         shutil.copytree(spec.seed, scratch, dirs_exist_ok=True, symlinks=True)
@@ -183,26 +298,75 @@ def _prepare_scratch(spec: SandboxSpec, uid: int) -> None:
         dest = os.path.join(scratch, rel)
         os.makedirs(os.path.dirname(dest), exist_ok=True)
         shutil.copy2(src, dest)
-    if os.geteuid() == 0 and spec.drop_privileges:
+    if owner is not None:
         for folder, dirs, files in os.walk(scratch):
             for name in [folder, *(os.path.join(folder, n) for n in dirs + files)]:
-                os.lchown(name, uid, uid)
-    # A process that keeps root gives its children folders of their own inside: they may pass
-    # through the scratch folder, not list or change it.
-    os.chmod(scratch, 0o700 if spec.drop_privileges else 0o711)
+                os.lchown(name, owner, owner)
+    os.chmod(scratch, 0o700)
 
 
-def _build_root(libc, root: str, scratch: str) -> None:
-    """A tmpfs at `root` with /dev, /proc, an empty /tmp, read-only system and Python folders,
-    and the scratch folder, mounted in that order so that none covers a later one (the
-    Python installation or the scratch folder may well live under /tmp)."""
-    _mount(libc, None, "/", None, MS_REC | MS_PRIVATE)
-    _mount(libc, "tmpfs", root, "tmpfs", MS_NOSUID | MS_NODEV, "size=16m,mode=755")
-    for path in ("/dev", "/proc", "/tmp"):
-        os.makedirs(root + path, exist_ok=True)
-    _mount(libc, "/dev", root + "/dev", None, MS_BIND | MS_REC)
-    _mount(libc, "proc", root + "/proc", "proc", MS_NOSUID | MS_NODEV)
-    _mount(libc, "tmpfs", root + "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "size=64m,mode=1777")
+def _enter_namespaces(uid_map: str, gid_map: str) -> bool:
+    """Enter new namespaces of every kind, with these id maps; False if the kernel refuses.
+
+    The ids are mapped by a helper forked beforehand, which stays in the grader's user
+    namespace: only from there may root map more than its own uid.
+    """
+    go_r, go_w = os.pipe()
+    done_r, done_w = os.pipe()
+    helper = os.fork()
+    if helper == 0:
+        os.close(go_w)
+        os.close(done_r)
+        try:
+            if os.read(go_r, 1) == b"1":
+                ns.write_id_maps(os.getppid(), uid_map, gid_map)
+                os.write(done_w, b"1")
+        except OSError as e:
+            os.write(done_w, f"mapping user ids: {e}".encode()[:512])
+        finally:
+            os._exit(0)
+    os.close(go_r)
+    os.close(done_w)
+    try:
+        ns.unshare(ns.ALL_NAMESPACES)
+    except OSError as refused:
+        os.write(go_w, b"0")
+        os.waitpid(helper, 0)
+        _refuse_or_go_on(f"the kernel refused new namespaces ({refused.strerror})")
+        return False
+    os.write(go_w, b"1")
+    answer = os.read(done_r, 512)
+    os.waitpid(helper, 0)
+    if answer != b"1":
+        _fail(answer.decode() or "mapping user ids failed")
+    return True
+
+
+def _refuse_or_go_on(reason: str) -> None:
+    if not waived():
+        _fail(reason)
+
+
+def _fail(reason: str) -> None:
+    print(f"sandbox: {reason}", file=sys.stderr, flush=True)
+    os._exit(REFUSED)
+
+
+def _build_root(root: str, spec: SandboxSpec) -> None:
+    """A tmpfs at `root` with a minimal /dev, /proc, an empty /tmp, read-only system and Python
+    folders with the hidden ones covered, and the scratch folder, mounted in that order so that
+    none covers a later one (the Python installation or the scratch folder may well be under
+    /tmp); then it becomes the root."""
+    ns.mount(None, "/", None, ns.MS_REC | ns.MS_PRIVATE)
+    ns.mount("tmpfs", root, "tmpfs", ns.MS_NOSUID | ns.MS_NODEV, "size=16m,mode=755")
+    _build_dev(root + "/dev")
+    os.makedirs(root + "/proc")
+    try:
+        ns.mount("proc", root + "/proc", "proc", ns.MS_NOSUID | ns.MS_NODEV | ns.MS_NOEXEC)
+    except OSError:
+        pass  # a container that masks parts of /proc forbids a new one: student code goes without
+    os.makedirs(root + "/tmp")
+    ns.mount("tmpfs", root + "/tmp", "tmpfs", ns.MS_NOSUID | ns.MS_NODEV, "size=64m,mode=1777")
     for path in visible_paths():
         inside = root + path
         if os.path.islink(path):  # /bin -> usr/bin on merged-/usr systems
@@ -210,10 +374,27 @@ def _build_root(libc, root: str, scratch: str) -> None:
             os.symlink(os.readlink(path), inside)
             continue
         os.makedirs(inside, exist_ok=True)
-        _mount(libc, path, inside, None, MS_BIND | MS_REC)
-        _mount(libc, None, inside, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID)
-    os.makedirs(root + scratch, exist_ok=True)
-    _mount(libc, scratch, root + scratch, None, MS_BIND | MS_REC)
+        ns.bind_read_only(path, inside)
+    for path in spec.hide:
+        if os.path.isdir(root + path):
+            ns.mount("tmpfs", root + path, "tmpfs", READ_ONLY_TMPFS, "size=4k,mode=755")
+    os.makedirs(root + spec.scratch, exist_ok=True)
+    ns.mount(spec.scratch, root + spec.scratch, None, ns.MS_BIND | ns.MS_REC)
+    ns.pivot_root(root)
+
+
+def _build_dev(dev: str) -> None:
+    os.makedirs(dev)
+    ns.mount("tmpfs", dev, "tmpfs", ns.MS_NOSUID | ns.MS_NOEXEC, "size=64k,mode=755")
+    for name in DEVICES:
+        if os.path.exists(f"/dev/{name}"):
+            open(f"{dev}/{name}", "w").close()
+            ns.mount(f"/dev/{name}", f"{dev}/{name}", None, ns.MS_BIND)
+    os.makedirs(dev + "/shm")
+    ns.mount("tmpfs", dev + "/shm", "tmpfs", ns.MS_NOSUID | ns.MS_NODEV, "size=64m,mode=1777")
+    os.symlink("/proc/self/fd", f"{dev}/fd")
+    for number, name in enumerate(("stdin", "stdout", "stderr")):
+        os.symlink(f"/proc/self/fd/{number}", f"{dev}/{name}")
 
 
 def _set_limits(spec: SandboxSpec) -> None:
@@ -249,48 +430,44 @@ def _environment(spec: SandboxSpec) -> dict[str, str]:
     return env
 
 
-def root_mountpoint(scratch: str) -> str:
-    """Where the launcher builds the sandbox's root: beside the scratch folder, removed with it."""
-    return scratch.rstrip("/") + ".root"
-
-
 def _launch(spec: SandboxSpec, argv: list[str], parent: int) -> int:
     parent_alive = _still_parent(parent)
     die_with_parent(parent_alive)  # the launcher goes when whoever started it goes
-    uid = _uid_for(spec.scratch)
-    _prepare_scratch(spec, uid)
+    # Root gives the sandbox a uid of its own, where its user namespace maps one (not in a
+    # container's namespace that maps only root, say); otherwise the sandbox runs as the grader.
+    privileged = os.geteuid() == 0 and _mapped(_uid_for(spec.scratch))
+    outer_uid = _uid_for(spec.scratch) if privileged else os.geteuid()
+    outer_gid = outer_uid if privileged else os.getegid()
+    _prepare_scratch(spec, outer_uid if privileged else None)
     env = _environment(spec)
-    is_root = os.geteuid() == 0
-    if is_root and sys.platform.startswith("linux"):
-        libc = _libc()
-        if libc.unshare(CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS) == 0:
-            root = root_mountpoint(spec.scratch)
-            os.makedirs(root, exist_ok=True)
-            # The child is PID 1 of the new namespace, where getppid() says 0; it tells whether
-            # the launcher is there by a pipe whose write end only the launcher holds.
-            lifeline, held = os.pipe()
-            child = os.fork()
-            if child:
-                os.close(lifeline)
-                try:
-                    return _wait_for(child)
-                finally:
-                    libc.umount2(_encode(root), MNT_DETACH)
-                    os.rmdir(root)
-            os.close(held)
-            parent_alive = _held_open(lifeline)
-            die_with_parent(parent_alive)
-            _build_root(libc, root, spec.scratch)
-            os.chroot(root)
-    # Without namespaces: the limits (and, as root, the uid) still apply.
-    if os.getpid() != 1:
+    if privileged:
+        os.setgroups([])  # while it still can: inside, the supplementary groups stay as they are
+    root = root_mountpoint(spec.scratch)
+    os.makedirs(root, exist_ok=True)
+    if isolated := _enter_namespaces(*_id_maps(privileged, outer_uid, outer_gid)):
+        # The child is PID 1 of the new namespace, where getppid() says 0; it tells whether
+        # the launcher is there by a pipe whose write end only the launcher holds.
+        lifeline, held = os.pipe()
+        child = os.fork()
+        if child:
+            os.close(lifeline)
+            return _wait_for(child)
+        os.close(held)
+        parent_alive = ns.held_open(lifeline)
+        die_with_parent(parent_alive)
+        try:
+            _build_root(root, spec)
+        except OSError as e:
+            _fail(f"building the sandbox's file system: {e}")
+    elif os.getsid(0) != os.getpid():  # jupyter_client starts it as a session leader already
         os.setsid()
     os.chdir(spec.scratch)
     _set_limits(spec)
-    if is_root and spec.drop_privileges:
-        os.setgroups([])
-        os.setgid(uid)
-        os.setuid(uid)
+    if privileged:  # root, inside the namespaces or not: become the sandbox's user
+        user = ns.INSIDE_ID if isolated else outer_uid
+        os.setgid(user)
+        os.setuid(user)
+    ns.check(ns.libc().prctl(ns.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs")
     # Set again after the uid change: without namespaces this ties the process to its starter;
     # inside them to the launcher, whose death then ends the namespace.
     die_with_parent(parent_alive)
@@ -298,14 +475,26 @@ def _launch(spec: SandboxSpec, argv: list[str], parent: int) -> int:
     return 127  # not reached
 
 
+def _id_maps(privileged: bool, outer_uid: int, outer_gid: int) -> tuple[str, str]:
+    """uid and gid maps. Root keeps uid 0 inside, to bind folders that only root may enter,
+    until it becomes the sandbox's user; any other grader maps only itself, and is the
+    sandbox's user from the start."""
+    inside = ns.INSIDE_ID
+    if privileged:
+        return f"0 0 1\n{inside} {outer_uid} 1", f"0 0 1\n{inside} {outer_gid} 1"
+    return f"{inside} {outer_uid} 1", f"{inside} {outer_gid} 1"
+
+
+def _mapped(uid: int) -> bool:
+    """Whether this process's user namespace has `uid` (so root may switch to it)."""
+    with open("/proc/self/uid_map") as f:
+        ranges = [tuple(map(int, line.split())) for line in f if line.strip()]
+    return any(inside <= uid < inside + count for inside, _, count in ranges)
+
+
 def _still_parent(pid: int) -> Callable[[], bool]:
     """Whether `pid` is still this process's parent (an orphan's parent changes)."""
     return lambda: os.getppid() == pid
-
-
-def _held_open(lifeline: int) -> Callable[[], bool]:
-    """Whether the pipe's write end is still open, that is, its holder has not ended."""
-    return lambda: not select.select([lifeline], [], [], 0)[0]
 
 
 def _wait_for(child: int) -> int:

@@ -9,6 +9,7 @@ import pytest
 from autograder.course import Course
 from autograder.judge.preprocessor import judge
 from autograder.notebooks import is_solution, nbgrader_meta, read
+from autograder.sandbox import isolation
 from autograder.submissions import SOLUTION, fill_notebook
 
 REPO = Path(__file__).resolve().parents[1]
@@ -16,6 +17,10 @@ ASSIGNMENT = "ch177"
 
 # Kernels started by the tests draw with Agg, as under `nnla`.
 os.environ.setdefault("MPLBACKEND", "Agg")
+
+needs_isolation = pytest.mark.skipif(
+    not isolation().full, reason=f"needs the sandbox's full isolation ({isolation().summary()})"
+)
 
 
 @pytest.fixture(scope="session")
@@ -33,7 +38,8 @@ def copy_course(repo: Course, dest: Path, with_release: bool = True) -> Course:
 
 
 def processes_mentioning(text: str) -> list[int]:
-    """Pids of the processes whose command line contains `text`."""
+    """Pids of the processes whose command line contains `text` (a scratch folder of the test's
+    own, say, so that other gradings on the machine do not count)."""
     found = []
     for proc in Path("/proc").iterdir():
         try:

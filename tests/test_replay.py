@@ -12,8 +12,7 @@ from autograder.judge import client, replay
 from autograder.judge.feedback import cell_feedback
 from autograder.judge.preprocessor import close_judge_processes
 from autograder.judge.runner import judge_settings
-from autograder.sandbox import protections
-from tests.conftest import judge_solution
+from tests.conftest import judge_solution, needs_isolation
 from tests.corpus import MODULES
 
 DRAWN = []  # every value the strategy below has drawn
@@ -114,10 +113,7 @@ def test_a_hang_ends_the_replay_where_it_happened():
     assert hangs.hangs == 1, "a hang's time is spent once, not again in hypothesis"
 
 
-needs_sandbox = pytest.mark.skipif(not all(protections().values()), reason="needs the full sandbox (root)")
-
-
-@needs_sandbox
+@needs_isolation
 @pytest.mark.parametrize("notebook", sorted(MODULES))
 def test_the_next_student_gets_the_same_calls_without_hypothesis(repo, monkeypatch, notebook):
     requests: list[str] = []
@@ -140,7 +136,7 @@ def test_the_next_student_gets_the_same_calls_without_hypothesis(repo, monkeypat
     assert requests == first
 
 
-@needs_sandbox
+@needs_isolation
 @pytest.mark.parametrize("notebook", sorted(MODULES))
 def test_a_bug_gets_the_verdict_of_a_grader_that_recorded_nothing(repo, monkeypatch, notebook):
     bug = next(iter(importlib.import_module(f"tests.corpus.{MODULES[notebook]}").BUGGY.values()))

@@ -8,10 +8,10 @@ from autograder.judge import client
 from autograder.judge.client import Cell, ForkServer, StudentProcess
 from autograder.judge.preprocessor import close_judge_processes
 from autograder.judge.properties import Failure, StudentCalls
-from autograder.sandbox import SandboxSpec, protections
-from tests.conftest import judge_solution
+from autograder.sandbox import SandboxSpec
+from tests.conftest import judge_solution, needs_isolation
 
-pytestmark = pytest.mark.skipif(not all(protections().values()), reason="needs the full sandbox (root)")
+pytestmark = needs_isolation
 
 PROBE = """
 calls = 0

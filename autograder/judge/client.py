@@ -18,11 +18,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from autograder.judge import wire
-from autograder.sandbox import FIRST_SANDBOX_UID, SandboxSpec, matplotlib_cache, root_mountpoint, sandboxed
+from autograder.sandbox import SandboxSpec, matplotlib_cache, root_mountpoint, sandboxed
 
 SERVER_PROGRAM = "\n".join(
-    (Path(__file__).with_name(name)).read_text() for name in ("wire.py", "worker.py", "forkserver.py")
+    path.read_text()
+    for path in (
+        Path(__file__).parents[1] / "namespaces.py",
+        *(Path(__file__).with_name(name) for name in ("wire.py", "worker.py", "forkserver.py")),
+    )
 )
+# The server's own processes: itself and one guard and worker at a time, each holding up to
+# the worker's own limit (the kernel counts a user namespace's processes against its creator's).
+SERVER_PROCESSES = 256
 STARTUP_SECONDS = 30.0
 END_SECONDS = 10.0
 
@@ -91,12 +98,11 @@ class ForkServer:
     def start(self) -> None:
         self.close()
         self._scratch = tempfile.mkdtemp(prefix="nnla-judge-")
-        spec = SandboxSpec(scratch=self._scratch, copy_in=matplotlib_cache(), drop_privileges=False)
-        config = json.dumps({"first_uid": FIRST_SANDBOX_UID})
+        spec = SandboxSpec(scratch=self._scratch, copy_in=matplotlib_cache(), max_processes=SERVER_PROCESSES)
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         with theirs:
             self.proc = subprocess.Popen(
-                sandboxed([sys.executable, "-I", "-c", SERVER_PROGRAM, config], spec),
+                sandboxed([sys.executable, "-I", "-c", SERVER_PROGRAM, self._scratch], spec),
                 stdin=theirs,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
@@ -115,7 +121,7 @@ class ForkServer:
         return ForkedWorker(reply["id"], fds)
 
     def end(self, worker: ForkedWorker) -> None:
-        """Kill the worker and every process of its user, and remove its files."""
+        """Kill the worker and every process the student started in it; its files go with it."""
         worker.close_files()
         if self.alive:
             # A server that does not answer has been closed, and every worker with it.

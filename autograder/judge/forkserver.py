@@ -1,49 +1,62 @@
 """The judge's fork server: imports numpy and matplotlib once, forks a fresh worker per student.
 
-Started as `python -I -c <wire.py + worker.py + this file> CONFIG_JSON` in a sandbox that keeps
-root (SandboxSpec.drop_privileges off), with a Unix socket to the grader as fd 0. Importing
-numpy and matplotlib.pyplot costs a new Python process about 0.6 s of CPU; a fork costs
-milliseconds. Before any student code runs, each worker it forks switches to a user of its own,
-in a folder of its own, under the limits the grader asked for. So a student's worker cannot
-signal, trace or read this server or another student's worker. Ending a worker kills every
-process of its user and removes its files, so nothing a student started outlives their grading.
+Started as `python -I -c <namespaces.py + wire.py + worker.py + this file> FOLDER` in a
+sandbox (autograder.sandbox) whose scratch folder is FOLDER, with a Unix socket to the grader
+as fd 0. Importing numpy and matplotlib.pyplot costs a new Python process about 0.6 s of CPU;
+a fork costs milliseconds.
+
+Each worker is as isolated from the server and from every other worker as a sandbox of its
+own: a guard process forked from the server enters new user, mount, PID, IPC, network and UTS
+namespaces and starts the worker as PID 1 there. Before any student code runs, the worker
+mounts its own /proc and an empty /tmp (its working folder), covers the server's folder, sets
+the limits the grader asked for and gives up every capability. So a worker cannot see or
+signal the server or any other worker, and nothing it writes is seen by the next. Ending a
+worker kills its PID 1, and the kernel then kills every process the student started; the
+guard returns once they are all gone.
 
 Requests and replies are JSON messages on the socket (SOCK_SEQPACKET, one message each):
 
     {"op": "spawn", "limits": {...}}  ->  {"id": 3}  with the worker's stdin (write end),
-                                          stdout (read end) and a pidfd attached (SCM_RIGHTS)
+                                          stdout (read end) and a pidfd of its guard attached
     {"op": "end", "id": 3}            ->  {"ended": 3}
 
 Like worker.py, this runs where the grader's packages are hidden: stdlib, numpy, matplotlib.
 """
 
-try:  # in the sandbox, worker.py's text comes first in the same program
+try:  # in the sandbox, the text of namespaces.py and worker.py comes first in the same program
     from autograder.judge.worker import main
+    from autograder.namespaces import (
+        ALL_NAMESPACES,
+        INSIDE_ID,
+        MS_NODEV,
+        MS_NOEXEC,
+        MS_NOSUID,
+        MS_RDONLY,
+        die_with_parent,
+        drop_capabilities,
+        held_open,
+        mount,
+        unshare,
+        write_id_maps,
+    )
 except ImportError:  # pragma: no cover
     pass
 
-import ctypes
 import gc
 import json
 import os
 import resource
-import shutil
 import signal
 import socket
 import sys
-import time
-
-PR_SET_PDEATHSIG = 1
 
 
 class Server:
-    def __init__(self, channel, first_uid):
+    def __init__(self, channel, home):
         self.channel = channel
-        self.first_uid = first_uid
-        self.home = os.getcwd()
-        self.workers = {}  # id -> (pid, uid, folder)
+        self.home = home
+        self.guards = {}  # worker id -> pid of its guard
         self.count = 0
-        self.is_root = os.geteuid() == 0
 
     def serve(self):
         while request := self.channel.recv(1 << 16):
@@ -59,13 +72,6 @@ class Server:
 
     def spawn(self, limits):
         self.count += 1
-        folder = os.path.join(self.home, f"worker-{self.count}")
-        os.mkdir(folder, 0o700)
-        # Distinct from every other sandbox's user: autograder.sandbox derives those from the
-        # inodes of their scratch folders, on the same file system as this one.
-        uid = self.first_uid + os.stat(folder).st_ino % 1_000_000 if self.is_root else os.getuid()
-        if self.is_root:
-            os.chown(folder, uid, uid)
         stdin_r, stdin_w = os.pipe()
         stdout_r, stdout_w = os.pipe()
         pid = os.fork()
@@ -74,50 +80,25 @@ class Server:
                 os.dup2(stdin_r, 0)
                 os.dup2(stdout_w, 1)
                 os.closerange(3, os.sysconf("SC_OPEN_MAX"))
-                become_worker(folder, uid, limits, self.is_root)
+                guard(limits, self.home)
             finally:
                 os._exit(70)
         os.close(stdin_r)
         os.close(stdout_w)
-        self.workers[self.count] = (pid, uid, folder)
+        self.guards[self.count] = pid
         return {"id": self.count}, [stdin_w, stdout_r, os.pidfd_open(pid)]
 
     def end(self, worker_id):
-        pid, uid, folder = self.workers.pop(worker_id)
-        if self.is_root:
-            kill_user(uid)
-            self.bury(uid)
-            remove_entries("/tmp", owner=uid)
-        else:
-            try:
-                os.killpg(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+        pid = self.guards.pop(worker_id)
         try:
+            os.kill(pid, signal.SIGTERM)
             os.waitpid(pid, 0)
-        except ChildProcessError:
+        except (ProcessLookupError, ChildProcessError):  # ended and reaped already
             pass
-        # Emptied and taken back, not removed: while its inode is taken, no later worker gets
-        # the same uid.
-        remove_entries(folder)
-        if self.is_root:
-            os.chown(folder, 0, 0)
         return {"ended": worker_id}
 
-    def bury(self, uid, patience=5.0):
-        """Wait until the killed processes of `uid` are gone from /proc: orphans among them are
-        this server's children (it is PID 1), and it reaps them."""
-        deadline = time.monotonic() + patience
-        while (left := processes_of(uid)) and time.monotonic() < deadline:
-            for pid in left:
-                try:
-                    os.waitpid(pid, os.WNOHANG)
-                except ChildProcessError:  # not ours: its parent, also killed, reaps it
-                    pass
-            time.sleep(0.005)
-
     def reap(self):
-        """Wait for every ended child: orphans of student processes come to PID 1, this server."""
+        """Wait for every ended child: this server is PID 1, so orphans come to it."""
         while True:
             try:
                 pid, _ = os.waitpid(-1, os.WNOHANG)
@@ -127,12 +108,61 @@ class Server:
                 return
 
 
-def become_worker(folder, uid, limits, is_root):
-    """In the forked child: the student's own session, folder, limits and user; then serve."""
+def guard(limits, home):
+    """In a child of the server: new namespaces, the student's worker as their PID 1, and a
+    wait for it. SIGTERM kills the worker, and with it everything the student started."""
     os.setsid()
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-    os.chdir(folder)
-    os.environ.update({"HOME": folder, "TMPDIR": folder, "MPLCONFIGDIR": os.path.join(folder, ".matplotlib")})
+    die_with_parent()
+    uid, gid = os.getuid(), os.getgid()
+    unshare(ALL_NAMESPACES)
+    write_id_maps("self", f"{INSIDE_ID} {uid} 1", f"{INSIDE_ID} {gid} 1")
+    worker = []
+
+    def stop(signum, frame):
+        if not worker:
+            os._exit(137)
+        try:
+            os.kill(worker[0], signal.SIGKILL)
+        except ProcessLookupError:  # ended already; the wait below returns
+            pass
+
+    signal.signal(signal.SIGTERM, stop)
+    lifeline, held = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        os.close(held)
+        try:
+            become_worker(limits, home, held_open(lifeline))
+        finally:
+            os._exit(70)
+    worker.append(pid)
+    os.close(lifeline)
+    devnull = os.open(os.devnull, os.O_RDWR)
+    os.dup2(devnull, 0)  # only the worker holds its pipes: its end is their end
+    os.dup2(devnull, 1)
+    # PID 1 of a namespace ends only once every other process in it has ended.
+    os.waitpid(pid, 0)
+    os._exit(0)
+
+
+def become_worker(limits, home, parent_alive):
+    """The worker, PID 1 of its namespaces: its own /proc and /tmp, limits, no capabilities."""
+    die_with_parent(parent_alive)
+    for fstype, target, flags, options in (  # the server's folder first: it may be under /tmp
+        ("tmpfs", home, MS_RDONLY | MS_NOSUID | MS_NODEV, "size=4k,mode=755"),
+        ("proc", "/proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, None),
+        ("tmpfs", "/tmp", MS_NOSUID | MS_NODEV, "size=64m,mode=1777"),
+        ("tmpfs", "/dev/shm", MS_NOSUID | MS_NODEV, "size=64m,mode=1777"),
+    ):
+        try:
+            mount(fstype, target, fstype, flags, options)
+        except OSError:
+            if fstype != "proc":  # a new /proc may be refused; the others are the isolation
+                raise
+    os.chdir("/tmp")
+    os.environ.update({"HOME": "/tmp", "TMPDIR": "/tmp", "MPLCONFIGDIR": "/tmp/.matplotlib"})
     for which, value in (
         (resource.RLIMIT_CORE, 0),
         (resource.RLIMIT_NPROC, limits["max_processes"]),
@@ -142,60 +172,9 @@ def become_worker(folder, uid, limits, is_root):
     ):
         if value:
             resource.setrlimit(which, (int(value), int(value)))
-    server = os.getppid()
-    if is_root:
-        os.setgroups([])
-        os.setgid(uid)
-        os.setuid(uid)
-    # After the change of user, which clears it: the worker ends with this server.
-    ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    if os.getppid() != server:
-        os._exit(137)
+    drop_capabilities()
     main()  # worker.py's: serve the judge's calls until it closes the pipe
     os._exit(0)
-
-
-def kill_user(uid):
-    """SIGKILL every process of `uid` in this PID namespace, by a helper that takes on that uid
-    (kill(-1) then reaches exactly the processes it may signal: that user's)."""
-    helper = os.fork()
-    if helper == 0:
-        try:
-            os.setgroups([])
-            os.setgid(uid)
-            os.setuid(uid)
-            for _ in range(2):  # the second one catches what a fork racing the first produced
-                os.kill(-1, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        finally:
-            os._exit(0)
-    os.waitpid(helper, 0)
-
-
-def processes_of(uid):
-    found = []
-    for entry in os.scandir("/proc"):
-        try:
-            if entry.name.isdigit() and entry.stat().st_uid == uid:
-                found.append(int(entry.name))
-        except OSError:  # gone meanwhile
-            pass
-    return found
-
-
-def remove_entries(folder, owner=None):
-    """Remove what is in `folder` (what `owner` made there, when given: /tmp is shared)."""
-    for entry in os.scandir(folder):
-        try:
-            if owner is not None and entry.stat(follow_symlinks=False).st_uid != owner:
-                continue
-            if entry.is_dir(follow_symlinks=False):
-                shutil.rmtree(entry.path, ignore_errors=True)
-            else:
-                os.unlink(entry.path)
-        except OSError:
-            pass
 
 
 def serve_forever():
@@ -203,12 +182,11 @@ def serve_forever():
 
     # Objects the collector never visits stay shared with the forked workers, page for page.
     gc.freeze()
-    config = json.loads(sys.argv[1])
     channel = socket.socket(fileno=os.dup(0))
     devnull = os.open(os.devnull, os.O_RDWR)
     os.dup2(devnull, 0)
     os.dup2(devnull, 1)
-    Server(channel, config["first_uid"]).serve()
+    Server(channel, home=sys.argv[1]).serve()
 
 
 if __name__ == "__main__":
