@@ -106,6 +106,11 @@ class Course:
         """Where nnla stages submissions for nbgrader (see autograder.intake)."""
         return self.root / ".nnla" / "staging"
 
+    @property
+    def hypothesis_storage(self) -> Path:
+        """Where hypothesis keeps what it caches while grading (no example database)."""
+        return self.root / ".nnla" / "hypothesis"
+
     def log(self, student: str, assignment: str) -> Path:
         """nbgrader's log of grading one student's submission."""
         return self.root / "logs" / assignment / f"{student}.log"

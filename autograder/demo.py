@@ -11,6 +11,7 @@ from autograder.course import Course
 from autograder.demo_class import demo_students
 from autograder.grading import grade_class
 from autograder.report import write_report
+from autograder.sandbox import ISOLATION_WAIVER, isolation
 from autograder.submissions import write_submission
 
 COURSE_FILES = ("nbgrader_config.py", "assignments", "source", "release")
@@ -41,6 +42,13 @@ def run_demo(repo: Course, folder: Path, assignment: str = "ch177") -> int:
     course = build_demo_course(repo, folder, assignment)
     students = demo_students()
     print(f"Demo class: {len(students)} synthetic students in {folder}")
+    if not (found := isolation()).full:
+        os.environ[ISOLATION_WAIVER] = "1"
+        print(
+            f"This machine cannot isolate student code: {', '.join(found.missing)} unavailable "
+            f"({found.reason}). The demo grades its own synthetic students anyway; `nnla autograde` "
+            "refuses real submissions here unless given --without-isolation."
+        )
     results = grade_class(course, assignment, [s.id for s in students], jobs=os.cpu_count() or 1)
 
     notebooks = list(course.manifest(assignment).notebooks)
@@ -70,6 +78,7 @@ def run_demo(repo: Course, folder: Path, assignment: str = "ch177") -> int:
     print(f"Autograded notebooks: {course.root / 'autograded'}/<student>/{assignment}/")
     print(f"Results (Gradescope format): {course.root / 'autograded'}/<student>/{assignment}/results.json")
     print(f"Gradebook: {course.root / 'gradebook.db'}")
+    print(isolation().summary())
     print(f"Finished in {elapsed:.0f} s.")
     for student_id, expected, got in mismatches:
         print(f"MISMATCH {student_id}: expected {expected}, got {got}")

@@ -8,11 +8,12 @@ from nbgrader.api import Gradebook, MissingEntry
 
 from autograder.course import Course
 from autograder.fingerprint import grader_fingerprint, submission_fingerprint
+from autograder.intake import refused_student_id
 from autograder.pipeline import open_gradebook, register_assignment
 from autograder.pool import WorkerPool
 from autograder.progress import Progress
 from autograder.results import read_results
-from autograder.sandbox import describe_missing
+from autograder.sandbox import require_isolation
 
 log = logging.getLogger(__name__)
 
@@ -27,14 +28,19 @@ def grade_class(
     """Autograde the given students (default: every submission) and return their results.
 
     A student already graded under the same fingerprint (same files, same grader) is skipped
-    unless `force`, so running this again after an interruption grades only what is left.
+    unless `force`, so running this again after an interruption grades only what is left. A
+    student id that a page could read as markup is refused, with a message, and not graded.
+    Raises IsolationUnavailable where student code cannot be isolated and no one accepted that.
     """
+    require_isolation()
     students = students if students is not None else course.students_submitted(assignment)
+    for student in students:
+        if why := refused_student_id(student):
+            log.warning("%s", why)
+    students = [s for s in students if not refused_student_id(s)]
     if not students:
-        log.warning("no submissions in %s", course.root / "submitted")
+        log.warning("no submissions to grade in %s", course.root / "submitted")
         return {}
-    if missing := describe_missing():
-        log.warning("%s", missing)
     grader = grader_fingerprint(course, assignment)
     fingerprints = {s: submission_fingerprint(course, s, assignment, grader) for s in students}
     # Judged by results.json alone, to start workers early; the gradebook has the last word below.

@@ -40,6 +40,7 @@ class Report:
     notebooks: dict[str, str]  # test -> its notebook
     tag_counts: dict[str, dict[str, int]]  # test -> misconception tag -> students it matched
     times: dict[str, float]  # student -> seconds, for the students whose results have one
+    isolation: dict[str, int]  # how student code was isolated -> students graded so
 
     @property
     def mean(self) -> float:
@@ -59,6 +60,9 @@ class Report:
             total.update(counts)
         return sorted(total.items(), key=lambda kv: (-kv[1], kv[0]))[:n]
 
+    def isolation_text(self) -> str:
+        return "; ".join(f"{level} ({n} students)" for level, n in sorted(self.isolation.items()))
+
     def summary(self) -> str:
         """A few lines for the terminal."""
         lowest = ", ".join(f"{name} {rate:.0%}" for name, rate in self.lowest_pass_rates())
@@ -69,6 +73,7 @@ class Report:
                 f"median {self.median:.4g} / {self.max_score:g}",
                 f"lowest pass rates: {lowest}",
                 f"most frequent misconceptions: {tags}",
+                f"isolation: {self.isolation_text()}",
                 f"report: {self.html}",
                 f"grades: {self.csv}",
                 f"results bundle: {self.bundle}",
@@ -109,6 +114,18 @@ def tag_counts(results: dict[str, dict]) -> dict[str, dict[str, int]]:
         for test in res["tests"]:
             counts.setdefault(test["name"], Counter()).update(set(test.get("tags", [])))
     return {name: dict(sorted(c.items(), key=lambda kv: (-kv[1], kv[0]))) for name, c in counts.items() if c}
+
+
+def isolation_levels(results: dict[str, dict]) -> dict[str, int]:
+    """How student code was isolated while grading -> how many students were graded so."""
+    levels = Counter()
+    for res in results.values():
+        record = res.get("extra_data", {}).get("isolation") or {}
+        level = str(record.get("level", "not recorded"))
+        if record.get("missing"):
+            level += f" (missing: {', '.join(map(str, record['missing']))})"
+        levels[level] += 1
+    return dict(levels)
 
 
 def score_histogram(scores: list[float], max_score: float) -> tuple[list[int], list[float]]:
@@ -211,6 +228,7 @@ def render_html(report: Report, results: dict[str, dict]) -> str:
 <h2>Summary</h2>
 <p>{len(report.scores)} students graded. Autograded score: mean {report.mean:.4g},
 median {report.median:.4g}, out of {report.max_score:g}.</p>
+<p>Isolation of student code: {escape(report.isolation_text())}.</p>
 <h2>Score distribution</h2>{histogram}
 <h2>Pass rate per test</h2><p>Share of students with full marks on each test, by notebook.</p>{passes}
 <h2>Misconceptions per exercise</h2><p>Students whose failure matched each known mistake.</p>{tags}
@@ -252,6 +270,7 @@ def write_report(course: Course, assignment: str, out: Path | None = None) -> Re
         notebooks=notebooks,
         tag_counts=tag_counts(results),
         times={s: float(t) for s, r in results.items() if (t := r.get("execution_time")) is not None},
+        isolation=isolation_levels(results),
     )
     report.html.write_text(render_html(report, results), encoding="utf-8")
     run_nbgrader(course, "export", f"--to={report.csv}", f"--assignment={assignment}")

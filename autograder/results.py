@@ -15,6 +15,7 @@ from nbgrader.api import Gradebook, MissingEntry
 
 from autograder.course import Course
 from autograder.notebooks import GradedItem, graded_items, is_autograded_test, nbgrader_meta
+from autograder.sandbox import isolation
 
 
 def cell_feedback(cell: nbformat.NotebookNode) -> str:
@@ -126,7 +127,7 @@ def finish_results(
     with Gradebook(course.gradebook_url, course_id="nnla") as gb:
         results = build_results(gb, course, assignment, student)
     results["execution_time"] = round(seconds, 3)
-    results["extra_data"].update(messages=messages, fingerprint=fingerprint)
+    results["extra_data"].update(messages=messages, fingerprint=fingerprint, isolation=isolation().record())
     write_json_atomically(course.autograded(student, assignment) / "results.json", results)
     return results
 

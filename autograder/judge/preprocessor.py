@@ -21,6 +21,7 @@ import os
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
+from hypothesis.configuration import set_hypothesis_home_dir
 from nbformat import NotebookNode
 from nbformat.v4 import new_output
 from nbgrader.preprocessors import NbGraderPreprocessor
@@ -33,10 +34,9 @@ from autograder.judge.feedback import cell_feedback
 from autograder.judge.runner import judge_notebook
 from autograder.judge.suites import suite_for
 from autograder.notebooks import is_autograded_test, is_solution, nbgrader_meta
-from autograder.sandbox import SandboxSpec, describe_missing
+from autograder.sandbox import SandboxSpec, require_isolation
 
 log = logging.getLogger(__name__)
-_warned = False
 
 
 def worker_cells(nb: NotebookNode) -> list[Cell]:
@@ -66,13 +66,10 @@ def sandbox_for(course: Course, assignment: str, exercises: list[str]) -> Sandbo
 
 def judge(nb: NotebookNode, notebook: str, assignment: str, student: str, course: Course) -> dict:
     """Verdicts for the notebook's autograded cells (empty if it has no hidden suite)."""
-    global _warned
     suite = suite_for(notebook)
     if suite is None:
         return {}
-    if not _warned and (missing := describe_missing()):
-        log.warning(missing)
-        _warned = True
+    set_hypothesis_home_dir(course.hypothesis_storage)
     manifest = course.manifest(assignment)
     points = {
         nbgrader_meta(c)["grade_id"]: float(nbgrader_meta(c)["points"])
@@ -135,6 +132,9 @@ class _JudgePreprocessor(NbGraderPreprocessor):
     course_root = Unicode("", help="The course folder (default: the working directory).").tag(config=True)
 
     def start_judging(self, nb: NotebookNode, resources: dict) -> Future:
+        # Plain `nbgrader autograde` stops here, before a kernel starts, where student code
+        # cannot be isolated and no one accepted that; its message says what to do.
+        log.info(require_isolation().summary())
         info = resources["nbgrader"]
         course = Course(Path(self.course_root or os.getcwd()))
         code = copy.deepcopy(nb)  # the kernel is about to change nb's outputs, not its code
