@@ -16,6 +16,7 @@ Everything else the worker or its kernels print goes to stderr, never into the r
 
 from __future__ import annotations
 
+import glob
 import json
 import logging
 import os
@@ -25,12 +26,15 @@ import time
 import traceback
 from pathlib import Path
 
+from hypothesis.configuration import set_hypothesis_home_dir
 from nbgrader.converters import Autograde
+from nbgrader.converters.base import NbGraderException
 from nbgrader.coursedir import CourseDirectory
 from traitlets.config import Config
 
 from autograder.course import Course
 from autograder.intake import stage_submission
+from autograder.judge.kernel import stopped_kernels
 from autograder.judge.preprocessor import finish_judging
 from autograder.pipeline import course_config, glob_literal
 from autograder.results import finish_results
@@ -69,7 +73,9 @@ class Grader:
         finally:
             finish_judging()
             shutil.rmtree(staged.parent, ignore_errors=True)
-        if not ok:
+        if ok:
+            messages += stopped_kernels(self.course.autograded(student, assignment))
+        else:
             messages.append("Grading failed; the instructor has the log. Nothing was scored.")
         log_file = self.course.log(student, assignment)
         log_file.parent.mkdir(parents=True, exist_ok=True)
@@ -93,7 +99,7 @@ class Grader:
         """Run nbgrader's Autograde for one student: (succeeded, error, nbgrader's log)."""
         self.coursedir.assignment_id = self.manifest.id
         self.coursedir.student_id = glob_literal(student)
-        app = Autograde(coursedir=self.coursedir, config=self.config)
+        app = LiteralAutograde(coursedir=self.coursedir, config=self.config)
         app.force = True
         app.create_student = True
         captured = _LogCapture(app.log)
@@ -104,6 +110,20 @@ class Grader:
             return False, traceback.format_exc(), captured.text()
         finally:
             captured.close()
+
+
+class LiteralAutograde(Autograde):
+    """nbgrader's Autograde for one student whose id may hold glob characters (`kim[2]`):
+    nbgrader globs for the notebooks inside the folder it found, whose name it does not escape."""
+
+    def init_notebooks(self) -> None:
+        self.assignments, self.notebooks = {}, []
+        where = self._format_source(self.coursedir.assignment_id, self.coursedir.student_id)
+        for folder in glob.glob(where):
+            if found := glob.glob(os.path.join(glob.escape(folder), self.coursedir.notebook_id + ".ipynb")):
+                self.assignments[folder] = found
+        if not self.assignments:
+            raise NbGraderException(f"No notebooks were matched by '{where}'")
 
 
 class _LogCapture(logging.Handler):
@@ -129,10 +149,12 @@ class _LogCapture(logging.Handler):
 def main(argv: list[str]) -> int:
     course_root, assignment = argv
     die_with_parent()
+    course = Course(Path(course_root))
+    set_hypothesis_home_dir(course.hypothesis_storage)  # not .hypothesis/ in the course folder
     replies = os.fdopen(os.dup(1), "w", encoding="utf-8")
     os.dup2(2, 1)  # kernels and libraries that print must not corrupt the replies
     sys.stdout = sys.stderr
-    grader = Grader(Course(Path(course_root)), assignment)
+    grader = Grader(course, assignment)
     for line in sys.stdin:
         request = json.loads(line)
         reply = grader.grade(request["student"], request["fingerprint"])

@@ -166,7 +166,7 @@ class StudentProcess:
     """A student's code, one namespace per notebook, in a sandboxed worker restarted when it dies.
 
     One process serves all of a student's notebooks, so the student's code is loaded once per
-    submission; a notebook whose cells hang while loading is not loaded again.
+    submission; a notebook whose cells hang or end the process while loading is not loaded again.
     """
 
     def __init__(self, spec: SandboxSpec, server: ForkServer, load_seconds: float = 20.0):
@@ -181,7 +181,7 @@ class StudentProcess:
         self.worker: ForkedWorker | None = None
         self.notebooks: dict[str, list[Cell]] = {}
         self.load_errors: dict[str, list[dict]] = {}
-        self.hung: set[str] = set()
+        self.unloadable: dict[str, str] = {}  # notebook -> what its cells did instead of loading
         self.shared_replies: dict[str, Reply] = {}  # see call(shared=True)
         self.start_seconds: list[float] = []  # how long each (re)start took, for bench/judge.py
 
@@ -198,13 +198,13 @@ class StudentProcess:
             raise StudentCrash("the worker did not start")
         self.start_seconds.append(time.monotonic() - started)
         for name in list(self.notebooks):
-            if name not in self.hung:
+            if name not in self.unloadable:
                 self._load(name)
 
     def add_notebook(self, name: str, cells: list[Cell]) -> None:
         """Load a notebook's cells into a fresh namespace (starting the worker if needed)."""
         self.notebooks[name] = cells
-        self.hung.discard(name)
+        self.unloadable.pop(name, None)
         if self.alive:
             self._load(name)
         else:
@@ -214,12 +214,15 @@ class StudentProcess:
         message = {"op": "load", "namespace": name, "cells": [c.__dict__ for c in self.notebooks[name]]}
         try:
             loaded = self.request(message, self.load_seconds)
-        except StudentTimeout:
-            self.hung.add(name)
+        except (StudentTimeout, StudentCrash) as e:
+            # Not loaded again: the student's other notebooks are judged in a fresh worker.
+            hung = isinstance(e, StudentTimeout)
+            self.unloadable[name] = "did not finish running" if hung else "ended the process running them"
             self.load_errors[name] = [
                 {
-                    "type": "Timeout",
-                    "message": f"your cells did not finish running within {self.load_seconds:g} s",
+                    "type": "Timeout" if hung else "ProcessEnded",
+                    "message": f"your cells {self.unloadable[name]}"
+                    + (f" within {self.load_seconds:g} s" if hung else " (exit, os._exit or a crash)"),
                 }
             ]
             self.start()

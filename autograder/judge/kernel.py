@@ -11,13 +11,22 @@ import os
 import shutil
 import tempfile
 import weakref
+from pathlib import Path
 
+import nbformat
 from jupyter_client.manager import AsyncKernelManager
+from nbclient.exceptions import DeadKernelError
 from nbformat.v4 import new_output
 from nbgrader.preprocessors import Execute
 from traitlets import Integer
 
 from autograder.sandbox import SandboxSpec, matplotlib_cache, root_mountpoint, sandboxed
+
+KERNEL_DIED = "KernelDied"
+DIED = (
+    "the kernel stopped while running this cell (os._exit, a crash, or a kill at the time or memory "
+    "limit); the cells below were not run"
+)
 
 
 class SandboxedKernelManager(AsyncKernelManager):
@@ -63,8 +72,11 @@ def _remove_scratch(scratch: str) -> None:
 class SandboxedExecute(Execute):
     """nbgrader's Execute preprocessor, running the kernel in the sandbox.
 
-    It also keeps at most `max_output_bytes` of each cell's output: a print loop can stream
-    gigabytes, which nbclient would otherwise hold in memory until the cell times out.
+    It keeps at most `max_output_bytes` of each cell's output: a print loop can stream
+    gigabytes, which nbclient would otherwise hold in memory until the cell times out. A kernel
+    that dies (`exit()`, `os._exit`, a crash, a kill at a limit) costs only its notebook's run:
+    the cell says so, later cells are left unrun, and grading goes on, since the judge decides
+    the autograded cells outside the kernel.
     """
 
     max_output_bytes = Integer(1_000_000, help="Output kept per cell, in bytes.").tag(config=True)
@@ -73,6 +85,25 @@ class SandboxedExecute(Execute):
         kwargs.setdefault("kernel_manager_class", SandboxedKernelManager)
         super().__init__(*args, **kwargs)
         self._output_bytes: dict[int, int] = {}
+        self._died_in: int | None = None
+
+    def preprocess(self, nb, resources=None, km=None):
+        self._output_bytes, self._died_in = {}, None
+        return super().preprocess(nb, resources, km)
+
+    def preprocess_cell(self, cell, resources, index):
+        if cell.cell_type != "code":
+            return cell, resources
+        if self._died_in is not None:
+            cell.outputs = [_notice(f"Not run: the kernel had stopped in cell {self._died_in + 1}.")]
+            return cell, resources
+        try:
+            return super().preprocess_cell(cell, resources, index)
+        except DeadKernelError:
+            self._died_in = index
+            self.log.warning("The kernel stopped while running cell %d; later cells are not run", index + 1)
+            cell.outputs.append(new_output("error", ename=KERNEL_DIED, evalue=DIED, traceback=[]))
+            return cell, resources
 
     def output(self, outs, msg, display_id, cell_index):
         content = msg.get("content", {})
@@ -82,6 +113,23 @@ class SandboxedExecute(Execute):
         if used + size <= self.max_output_bytes:
             return super().output(outs, msg, display_id, cell_index)
         if used <= self.max_output_bytes:
-            notice = f"[nnla: output of this cell cut after {self.max_output_bytes:,} bytes]\n"
-            outs.append(new_output("stream", name="stdout", text=notice))
+            outs.append(_notice(f"Output of this cell cut after {self.max_output_bytes:,} bytes."))
         return None
+
+
+def _notice(text: str):
+    return new_output("stream", name="stdout", text=f"[nnla: {text}]\n")
+
+
+def stopped_kernels(folder: Path) -> list[str]:
+    """A message for each autograded notebook in `folder` whose kernel stopped in a cell."""
+    messages = []
+    for path in sorted(folder.glob("*.ipynb")):
+        nb = nbformat.read(path, as_version=4)
+        for index, cell in enumerate(nb.cells):
+            if any(out.get("ename") == KERNEL_DIED for out in cell.get("outputs", [])):
+                messages.append(
+                    f"{path.name}: the kernel stopped while running cell {index + 1}; the cells after it "
+                    "were not run (the judge graded the exercises all the same)."
+                )
+    return messages

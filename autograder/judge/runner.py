@@ -119,8 +119,8 @@ def run_property(
     if started >= deadline:
         result.gave_up = f"the exercise's time limit ({limits.wall_seconds:g} s) was reached"
         return result
-    if notebook in process.hung:
-        result.gave_up = "your notebook's cells did not finish running, so nothing could be called"
+    if notebook in process.unloadable:
+        result.gave_up = f"your notebook's cells {process.unloadable[notebook]}, so nothing could be called"
         return result
     try:
         if not process.alive:
