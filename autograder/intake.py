@@ -10,22 +10,33 @@ of what was actually missing and nothing else.
 
 from __future__ import annotations
 
+import codecs
 import difflib
 import json
+import re
 import shutil
 from collections.abc import Iterable
 from pathlib import Path
 
+import dateutil.parser
 import nbformat
 from nbformat import NotebookNode
 from nbformat.v4 import new_markdown_cell
+from nbgrader.utils import parse_utc
 
 from autograder.notebooks import nbgrader_meta
 
 CHECKPOINTS = ".ipynb_checkpoints"
 MAX_OUTPUT_BYTES = 1_000_000  # saved outputs above this are dropped: execution recomputes them
 MAX_EXTRA_FILE_BYTES = 20_000_000
+MAX_NOTEBOOK_BYTES = 250_000_000
+MAX_NESTING = 64  # real notebooks nest about 8 levels; deeper data only breaks the tools that read it
 NOTE_TAG = "nnla-intake-note"
+TIMESTAMP = "timestamp.txt"
+CELL_ID = re.compile(r"^[a-zA-Z0-9-_]{1,64}$")  # nbformat's rule for cell ids
+# Characters that would make a student id markup on a page (formgrader shows ids unescaped),
+# and whitespace that nbgrader strips from ids.
+UNSAFE_ID = re.compile(r"[<>&\"'`\x00-\x1f\x7f]|^\s|\s$")
 
 
 class Unreadable(Exception):
@@ -47,7 +58,9 @@ def stage_submission(submitted: Path, release: Path, staged: Path, notebooks: It
     wanted = {f"{name}.ipynb" for name in notebooks}
     extra_notebooks = [f for f in files if f.suffix == ".ipynb" and f.name not in wanted]
     for path in files:
-        if path.suffix != ".ipynb":
+        if path.relative_to(submitted) == Path(TIMESTAMP):
+            messages += stage_timestamp(path, staged / TIMESTAMP)
+        elif path.suffix != ".ipynb":
             messages += _copy_extra_file(submitted, path, staged)
 
     renamed = _match_renamed(notebooks, submitted, extra_notebooks, release)
@@ -64,12 +77,16 @@ def stage_submission(submitted: Path, release: Path, staged: Path, notebooks: It
                 raise Unreadable("was not submitted")
             nb, notes = read_submitted_notebook(path)
             notes += reconcile(nb, blank)
-        except Unreadable as problem:
-            nb, notes = blank, [f"{problem}; it is graded as the blank notebook"]
+            settle_cell_ids(nb)
+            nbformat.write(nb, staged / f"{name}.ipynb")
+        except Exception as e:  # noqa: BLE001 - whatever is wrong with one notebook costs only its points
+            problem = e if isinstance(e, Unreadable) else f"could not be read ({type(e).__name__})"
+            nb = nbformat.read(release / f"{name}.ipynb", as_version=4)
+            notes = [f"{problem}; it is graded as the blank notebook"]
             nb.cells.insert(0, _note_cell(f"`{name}.ipynb` {problem}: this is the blank notebook, graded 0."))
+            settle_cell_ids(nb)
+            nbformat.write(nb, staged / f"{name}.ipynb")
         messages += [f"{name}.ipynb: {note}" for note in notes]
-        settle_cell_ids(nb)
-        nbformat.write(nb, staged / f"{name}.ipynb")
 
     for path in extra_notebooks:
         if path not in renamed.values():
@@ -104,23 +121,26 @@ def _copy_extra_file(submitted: Path, path: Path, staged: Path) -> list[str]:
 
 def read_submitted_notebook(path: Path) -> tuple[NotebookNode, list[str]]:
     """The notebook as nbformat 4, and notes on what had to change; raise Unreadable if it cannot be."""
+    if path.stat().st_size > MAX_NOTEBOOK_BYTES:
+        raise Unreadable(f"is larger than {MAX_NOTEBOOK_BYTES // 1_000_000} MB")
     data = path.read_bytes()
     if not data.strip():
         raise Unreadable("is empty (0 bytes of notebook)")
-    if b"\x00" in data[:4096]:
+    text = _decode(data)
+    if text is None:
         raise Unreadable("is not a notebook but binary data")
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:
-        raise Unreadable("is not a notebook but binary data") from None
     try:
         raw = json.loads(text)
     except json.JSONDecodeError as bad:
         if bad.pos >= len(text.rstrip()) - 1:
             raise Unreadable(f"is cut off after {len(data):,} bytes (was it saved completely?)") from None
         raise Unreadable(f"is not valid JSON ({bad.msg} at line {bad.lineno}, column {bad.colno})") from None
+    except RecursionError:
+        raise Unreadable(f"nests its data more than {MAX_NESTING} levels deep") from None
     if not isinstance(raw, dict) or not ("cells" in raw or "worksheets" in raw):
         raise Unreadable("is JSON but not a notebook")
+    if nesting(raw) > MAX_NESTING:
+        raise Unreadable(f"nests its data more than {MAX_NESTING} levels deep")
     notes = []
     if raw.get("nbformat") == 4 and isinstance(raw.get("cells"), list):
         settle_cell_ids(raw)  # before nbformat reads it: it would replace duplicates with random ids
@@ -140,6 +160,64 @@ def read_submitted_notebook(path: Path) -> tuple[NotebookNode, list[str]]:
                 cell.outputs, cell.execution_count = [], None
         notes.append(f"its saved outputs ({size / 1e6:.1f} MB) were dropped; grading runs it afresh")
     return nb, notes
+
+
+def _decode(data: bytes) -> str | None:
+    """Text of a notebook saved as UTF-8 (with or without a byte-order mark, as Windows tools
+    write it) or UTF-16 with one; None for anything else."""
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        encoding = "utf-16"
+    elif b"\x00" in data[:4096]:
+        return None
+    else:
+        encoding = "utf-8-sig"
+    try:
+        return data.decode(encoding)
+    except UnicodeDecodeError:
+        return None
+
+
+def nesting(data: object) -> int:
+    """How deeply lists and dicts nest in `data`, found without recursion."""
+    deepest, stack = 0, [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, dict | list):
+            deepest = max(deepest, depth)
+            if depth <= MAX_NESTING:
+                stack.extend((v, depth + 1) for v in (value.values() if isinstance(value, dict) else value))
+    return deepest
+
+
+def stage_timestamp(path: Path, staged: Path) -> list[str]:
+    """Stage the submission's time as nbgrader reads it, read leniently: a byte-order mark,
+    Windows line ends and the common ways of writing a date; one that cannot be read is left
+    out with a message (the submission then counts as on time), never a failure."""
+    data = path.read_bytes()[:1000] if path.stat().st_size <= 1000 else b""
+    text = (_decode(data) or "").strip().strip("\ufeff").strip()
+    if not text:
+        return [f"{TIMESTAMP} is empty or unreadable; the submission is taken as on time."]
+    for parse in (parse_utc, lambda t: parse_utc(dateutil.parser.parse(t))):
+        try:
+            when = parse(text)
+        except (ValueError, OverflowError, TypeError):
+            continue
+        staged.write_text(when.isoformat(sep=" ") + "\n")
+        return []
+    shown = text[:60].encode("unicode_escape").decode()
+    return [f"{TIMESTAMP} holds {shown!r}, which is not a date; the submission is taken as on time."]
+
+
+def refused_student_id(student: str) -> str | None:
+    """Why a student id cannot be graded, or None. Any folder name can, except one that holds
+    characters a page would read as markup (it would reach formgrader unescaped), control
+    characters, or spaces at either end (nbgrader strips them)."""
+    if UNSAFE_ID.search(student):
+        return (
+            f"student id {student!r} is refused: it holds HTML's special characters (< > & \" ' `), "
+            "control characters or spaces at either end; rename the folder submitted/<id>/ and grade again"
+        )
+    return None
 
 
 def reconcile(nb: NotebookNode, blank: NotebookNode) -> list[str]:
@@ -194,7 +272,7 @@ def settle_cell_ids(nb: dict) -> None:
     nb["nbformat_minor"] = max(nb.get("nbformat_minor", 0), 5)
     seen: set[str] = set()
     for index, cell in enumerate(nb["cells"]):
-        cell_id = cell.get("id") if isinstance(cell.get("id"), str) else None
+        cell_id = cell.get("id") if isinstance(cell.get("id"), str) and CELL_ID.match(cell["id"]) else None
         cell_id = cell_id or f"cell-{index}"
         while cell_id in seen:
             cell_id = f"{cell_id}-{index}"

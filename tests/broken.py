@@ -6,6 +6,7 @@ other notebook keeps full marks) and a phrase the student's message must contain
 
 from __future__ import annotations
 
+import codecs
 import json
 import random
 import shutil
@@ -33,6 +34,60 @@ def _edit(folder: Path, notebook: str, change: Callable[[dict], None]) -> None:
 
 def _cell(nb: dict, grade_id: str) -> dict:
     return next(c for c in nb["cells"] if c["metadata"].get("nbgrader", {}).get("grade_id") == grade_id)
+
+
+def _insert_code(folder: Path, notebook: str, code: str) -> None:
+    """A cell of the student's own, right after the title: the kernel runs it before the rest."""
+    _edit(folder, notebook, lambda nb: nb["cells"].insert(1, nbformat.v4.new_code_cell(code)))
+
+
+def kernel_exit(folder: Path) -> None:
+    _insert_code(folder, "01_param_count", "import os\nos._exit(0)")
+
+
+def kernel_segfault(folder: Path) -> None:
+    _insert_code(folder, "03_stored_activations", "import ctypes\nctypes.string_at(0)")
+
+
+def kernel_abort(folder: Path) -> None:
+    _insert_code(folder, "06_halfspace_neurons", "import os\nos.abort()")
+
+
+def kernel_cpu_limit(folder: Path) -> None:
+    """The kernel is killed at its CPU-time limit (set low here, to keep the test short)."""
+    code = "import resource\nresource.setrlimit(resource.RLIMIT_CPU, (1, 1))\nwhile True:\n    pass"
+    _insert_code(folder, "04_tanh_vs_relu", code)
+
+
+def kernel_exit_in_solution(folder: Path) -> None:
+    """The same code in a solution cell ends the judge's run of it too: that exercise scores 0."""
+
+    def leave(nb: dict) -> None:
+        cell = _cell(nb, "count_params_solution")
+        cell["source"] = "".join(cell["source"]) + "\nimport os\nos._exit(0)\n"
+
+    _edit(folder, "01_param_count", leave)
+
+
+def deep_nesting(folder: Path) -> None:
+    """Metadata nested 10,000 levels deep: more than any JSON reader's recursion allows."""
+    path = folder / "02_batch_forms.ipynb"
+    nb = json.loads(path.read_text())
+    nb["metadata"]["deep"] = "DEEP"
+    path.write_text(json.dumps(nb).replace('"DEEP"', '{"a": ' * 10_000 + "1" + "}" * 10_000))
+
+
+def timestamp_from_notepad(folder: Path) -> None:
+    """An on-time date as Windows Notepad saves it: a byte-order mark and CRLF."""
+    (folder / "timestamp.txt").write_bytes(codecs.BOM_UTF8 + b"2026-12-10 14:00:00\r\n")
+
+
+def timestamp_in_words(folder: Path) -> None:
+    (folder / "timestamp.txt").write_text("handed in on Tuesday\n")
+
+
+def timestamp_in_another_format(folder: Path) -> None:
+    (folder / "timestamp.txt").write_text("Dec 10, 2026 2:00 PM +0100\n")
 
 
 def missing_notebook(folder: Path) -> None:
@@ -187,4 +242,33 @@ CASES = [
     BrokenCase("李 雷", unchanged, frozenset(), ""),
     BrokenCase("symbolic-links", symbolic_links, frozenset(["01_param_count"]), "symbolic link"),
     BrokenCase("empty-folder", empty_folder, ALL_NOTEBOOKS, "submission folder is empty"),
+    BrokenCase(
+        "kernel-exit",
+        kernel_exit,
+        frozenset(),
+        "01_param_count.ipynb: the kernel stopped while running cell 2",
+    ),
+    BrokenCase(
+        "kernel-segfault", kernel_segfault, frozenset(), "03_stored_activations.ipynb: the kernel stopped"
+    ),
+    BrokenCase("kernel-abort", kernel_abort, frozenset(), "06_halfspace_neurons.ipynb: the kernel stopped"),
+    BrokenCase(
+        "kernel-cpu-limit", kernel_cpu_limit, frozenset(), "04_tanh_vs_relu.ipynb: the kernel stopped"
+    ),
+    BrokenCase(
+        "kernel-exit-in-solution",
+        kernel_exit_in_solution,
+        frozenset(["01_param_count"]),
+        "the kernel stopped",
+    ),
+    BrokenCase("deep-nesting", deep_nesting, frozenset(["02_batch_forms"]), "levels deep"),
+    BrokenCase("timestamp-from-notepad", timestamp_from_notepad, frozenset(), ""),
+    BrokenCase("timestamp-in-words", timestamp_in_words, frozenset(), "which is not a date"),
+    BrokenCase("timestamp-in-another-format", timestamp_in_another_format, frozenset(), ""),
+    BrokenCase("kim[2]", unchanged, frozenset(), ""),
+    BrokenCase("a*b?", unchanged, frozenset(), ""),
+    BrokenCase("[ab]c", unchanged, frozenset(), ""),
 ]
+
+# Student ids a page would read as markup: refused at intake, never graded.
+REFUSED_IDS = ["<img src=x onerror=alert(1)>", "Tom & Jerry"]

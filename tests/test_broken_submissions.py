@@ -8,6 +8,7 @@ import html
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -16,7 +17,7 @@ from autograder.demo_class import FULL_MARKS
 from autograder.intake import NOTE_TAG
 from autograder.release_feedback import release_feedback
 from autograder.submissions import full_solution, write_submission
-from tests.broken import CASES
+from tests.broken import CASES, REFUSED_IDS
 from tests.conftest import ASSIGNMENT, copy_course
 
 HONEST = "honest"
@@ -27,22 +28,28 @@ BY_STUDENT = {case.student: case for case in CASES}
 def broken_run(repo, tmp_path_factory):
     course = copy_course(repo, tmp_path_factory.mktemp("broken") / "course")
     answers = full_solution(course.source(ASSIGNMENT))
-    for student, breaks in [(HONEST, None)] + [(c.student, c.breaks) for c in CASES]:
+    for student, breaks in (
+        [(HONEST, None)] + [(c.student, c.breaks) for c in CASES] + [(s, None) for s in REFUSED_IDS]
+    ):
         folder = course.submitted(student, ASSIGNMENT)
         write_submission(folder, course.release(ASSIGNMENT), course.source(ASSIGNMENT), answers)
         if breaks:
             breaks(folder)
-    done = subprocess.run(
-        [sys.executable, "-m", "autograder.cli", "autograde", ASSIGNMENT, "--jobs", "2"],
-        cwd=course.root,
-        capture_output=True,
-        text=True,
-    )
+    done = autograde(course.root)
     results = {
         student: json.loads((course.autograded(student, ASSIGNMENT) / "results.json").read_text())
         for student in [HONEST, *BY_STUDENT]
     }
     return course, done, results
+
+
+def autograde(course_root: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "autograder.cli", "autograde", ASSIGNMENT, "--jobs", "2"],
+        cwd=course_root,
+        capture_output=True,
+        text=True,
+    )
 
 
 def per_notebook(results: dict) -> dict[str, float]:
@@ -145,3 +152,47 @@ def test_the_feedback_page_tells_the_student_too(broken_run):
         text = html.unescape(pages[student].read_text())
         for message in results[student]["extra_data"]["messages"]:
             assert message in text
+
+
+@pytest.mark.parametrize(
+    ("student", "notebook"),
+    [
+        ("kernel-exit", "01_param_count"),
+        ("kernel-segfault", "03_stored_activations"),
+        ("kernel-abort", "06_halfspace_neurons"),
+        ("kernel-cpu-limit", "04_tanh_vs_relu"),
+    ],
+)
+def test_the_cell_where_the_kernel_stopped_says_so_and_the_cells_below_are_not_run(
+    broken_run, student, notebook
+):
+    course, _, _ = broken_run
+    nb = nbformat.read(course.autograded(student, ASSIGNMENT) / f"{notebook}.ipynb", as_version=4)
+    assert [o.get("ename") for o in nb.cells[1].outputs if o.output_type == "error"] == ["KernelDied"]
+    later = [c for c in nb.cells[2:] if c.cell_type == "code" and "nnla" not in c.metadata]
+    assert later and all("Not run: the kernel had stopped in cell 2" in c.outputs[0].text for c in later)
+
+
+@pytest.mark.parametrize("student", ["timestamp-from-notepad", "timestamp-in-another-format"])
+def test_an_on_time_date_written_another_way_is_on_time(broken_run, student):
+    _, _, results = broken_run
+    assert results[student]["extra_data"]["late_penalty"] == 0
+    assert results[student]["score"] == sum(FULL_MARKS.values())
+
+
+def test_an_id_a_page_would_read_as_markup_is_refused_by_name_and_not_graded(broken_run):
+    course, done, _ = broken_run
+    for student in REFUSED_IDS:
+        assert f"student id {student!r} is refused" in done.stderr
+        assert not course.autograded(student, ASSIGNMENT).exists()
+        assert student not in done.stdout
+
+
+def test_a_rerun_grades_no_one_and_exits_0(broken_run):
+    course, _, results = broken_run
+    graded = [course.autograded(s, ASSIGNMENT) / "results.json" for s in results]
+    before = [p.stat().st_mtime_ns for p in graded]
+    again = autograde(course.root)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert f"{len(results)} of {len(results)} students are already graded and unchanged" in again.stderr
+    assert [p.stat().st_mtime_ns for p in graded] == before

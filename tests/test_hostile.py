@@ -4,7 +4,7 @@ import hashlib
 import json
 import re
 import socket
-import subprocess
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -12,9 +12,8 @@ from pathlib import Path
 import pytest
 
 from autograder.grading import grade_class
-from autograder.sandbox import FIRST_SANDBOX_UID, protections
 from autograder.submissions import SOLUTION, write_submission
-from tests.conftest import ASSIGNMENT, REPO, copy_course
+from tests.conftest import ASSIGNMENT, REPO, copy_course, needs_isolation, processes_mentioning
 from tests.hostile import HOSTILE
 
 ATTACKED = ("01_param_count", "02_batch_forms")
@@ -24,9 +23,7 @@ HONEST = {
 }
 HONEST_SCORE = 7.0
 
-pytestmark = pytest.mark.skipif(
-    not all(protections().values()), reason="needs the full sandbox (root, namespaces)"
-)
+pytestmark = needs_isolation
 
 
 class Listener:
@@ -67,12 +64,6 @@ def fingerprint(*folders: Path) -> dict[str, str]:
     }
 
 
-def sandbox_processes() -> list[str]:
-    """Processes of sandbox users, zombies included (an unreaped sandbox is a leak too)."""
-    out = subprocess.run(["ps", "-eo", "uid=,pid=,stat=,args="], capture_output=True, text=True).stdout
-    return [line for line in out.splitlines() if line.split() and int(line.split()[0]) >= FIRST_SANDBOX_UID]
-
-
 @pytest.fixture(scope="module")
 def hostile_run(repo, tmp_path_factory):
     course = copy_course(repo, tmp_path_factory.mktemp("hostile") / "course")
@@ -110,11 +101,16 @@ def hostile_run(repo, tmp_path_factory):
     )
     before = fingerprint(*protected)
     config_before = (course.root / "nbgrader_config.py").read_bytes()
+    # The run's scratch folders, and so the command lines of its sandboxes, are under a folder
+    # of this test's own: other gradings on the machine are not this test's business.
+    scratch = Path(tempfile.mkdtemp(prefix="nnla-test-hostile-"))
+    default, tempfile.tempdir = tempfile.tempdir, str(scratch)
     try:
         results = grade_class(course, ASSIGNMENT, list(students))
     finally:
+        tempfile.tempdir = default
         listener.close()
-    return course, results, before, fingerprint(*protected), config_before, listener
+    return course, results, before, fingerprint(*protected), config_before, listener, scratch
 
 
 def test_the_grading_run_completes_for_every_student(hostile_run):
@@ -138,28 +134,34 @@ def test_the_honest_student_is_graded_as_if_alone(hostile_run):
 
 
 def test_course_files_reference_and_other_submissions_are_untouched(hostile_run):
-    course, _, before, after, config_before, _ = hostile_run
+    course, _, before, after, config_before, *_ = hostile_run
     assert before == after
     assert (course.root / "nbgrader_config.py").read_bytes() == config_before
     assert (course.root / "gradebook.db").read_bytes()[:16] == b"SQLite format 3\x00"
 
 
 def test_no_connection_reaches_the_network(hostile_run):
-    *_, listener = hostile_run
+    *_, listener, _ = hostile_run
     assert listener.received == []
 
 
 def test_no_sandboxed_process_is_left_running(hostile_run):
+    *_, scratch = hostile_run
     # A kernel that would not shut down is killed with its process group; the machine's init
     # reaps what is left of it, which may take a moment.
     deadline = time.monotonic() + 10
-    while sandbox_processes() and time.monotonic() < deadline:
+    while processes_mentioning(str(scratch)) and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert sandbox_processes() == []
+    assert processes_mentioning(str(scratch)) == []
 
 
 def test_no_scratch_folder_is_left_behind(hostile_run):
-    import tempfile
+    *_, scratch = hostile_run
+    assert [p.name for p in scratch.iterdir()] == []
 
-    leftovers = [p.name for p in Path(tempfile.gettempdir()).glob("nnla-*")]
-    assert leftovers == []
+
+def test_grading_writes_only_its_working_state_into_the_course(hostile_run):
+    course, *_ = hostile_run
+    course_files = {"nbgrader_config.py", "assignments", "source", "release", "submitted"}
+    working_state = {"autograded", "gradebook.db", "logs", ".nnla"}
+    assert {p.name for p in course.root.iterdir()} == course_files | working_state
