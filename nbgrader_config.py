@@ -29,7 +29,9 @@ c.LimitOutput.max_traceback = 40
 # written into the test cells after the kernel is done and before nbgrader saves the grades
 # (JudgeHiddenTests). The hidden-test blocks are removed
 # before the kernel runs: they decide nothing there, and student code could copy them into its
-# outputs, which go back to the student as feedback.
+# outputs, which go back to the student as feedback. Last, everything the student wrote or their
+# code displayed is made inert in the autograded copy, which formgrader and the feedback render
+# as HTML in the Jupyter server's origin (SanitizeStudentContent).
 c.Autograde.autograde_preprocessors = [
     "nbgrader.preprocessors.ClearHiddenTests",
     "autograder.judge.preprocessor.StartJudging",
@@ -41,6 +43,7 @@ c.Autograde.autograde_preprocessors = [
     "nbgrader.preprocessors.SaveAutoGrades",
     "nbgrader.preprocessors.AssignLatePenalties",
     "nbgrader.preprocessors.CheckCellMetadata",
+    "autograder.sanitize.SanitizeStudentContent",
 ]
 
 # Feedback: nbgrader's ClearHiddenTests runs on each autograded notebook before it becomes HTML,
@@ -49,5 +52,6 @@ c.Autograde.autograde_preprocessors = [
 c.GenerateFeedback.preprocessors = [
     "nbgrader.preprocessors.ClearHiddenTests",
     "nbgrader.preprocessors.GetGrades",
+    "autograder.sanitize.SanitizeStudentContent",
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]

@@ -24,6 +24,7 @@ from autograder.pipeline import glob_literal, run_nbgrader
 FEEDBACK_PREPROCESSORS = [
     "nbgrader.preprocessors.ClearHiddenTests",
     "nbgrader.preprocessors.GetGrades",
+    "autograder.sanitize.SanitizeStudentContent",
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]
 BEGIN, END = "BEGIN HIDDEN TESTS", "END HIDDEN TESTS"

@@ -11,6 +11,7 @@ from autograder.judge.preprocessor import judge
 from autograder.notebooks import is_solution, nbgrader_meta, read
 from autograder.sandbox import isolation
 from autograder.submissions import SOLUTION, fill_notebook
+from tests.browser import JupyterServer, launch, missing_browser
 
 REPO = Path(__file__).resolve().parents[1]
 ASSIGNMENT = "ch177"
@@ -21,6 +22,40 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 needs_isolation = pytest.mark.skipif(
     not isolation().full, reason=f"needs the sandbox's full isolation ({isolation().summary()})"
 )
+needs_browser = pytest.mark.skipif(
+    missing_browser() is not None, reason=f"browser tests: {missing_browser()}"
+)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Headless Chromium, the system's own, for the whole test session."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = launch(playwright)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture(scope="session")
+def jupyter_server(tmp_path_factory):
+    """`jupyter_server(course_root)`: a Jupyter server for that course, started once per session."""
+    servers: dict[Path, JupyterServer] = {}
+
+    def server_for(root: Path) -> JupyterServer:
+        if root not in servers:
+            servers[root] = JupyterServer(root, tmp_path_factory.mktemp("jupyter")).start()
+        return servers[root]
+
+    yield server_for
+    for server in servers.values():
+        server.stop()
+
+
+def pytest_terminal_summary(terminalreporter):
+    if (why := missing_browser()) is not None:
+        terminalreporter.write_line(f"browser tests not run: {why}")
 
 
 @pytest.fixture(scope="session")
