@@ -82,9 +82,7 @@ def sandboxed(argv: list[str], spec: SandboxSpec) -> list[str]:
 def visible_paths() -> list[str]:
     """What the sandbox shows, read-only: system folders, this Python (base and venv) and the
     folders its packages come from (a user site, say)."""
-    python = {sys.prefix, sys.base_prefix, os.path.dirname(sys.executable), *site.getsitepackages()}
-    if site.ENABLE_USER_SITE:
-        python.add(site.getusersitepackages())
+    python = {sys.prefix, sys.base_prefix, os.path.dirname(sys.executable), *_site_folders()}
     prefixes = {os.path.realpath(p) for p in python if os.path.isdir(p)}
     system = [p for p in SYSTEM_PATHS if os.path.lexists(p)]
     outermost = [p for p in prefixes if not _inside(p, system + [q for q in prefixes if q != p])]
@@ -99,13 +97,22 @@ def hidden_paths() -> list[str]:
         spec = importlib.util.find_spec(name)
         if spec is not None:
             candidates |= {os.path.realpath(p) for p in spec.submodule_search_locations or []}
+        candidates |= {os.path.realpath(os.path.join(d, name)) for d in _site_folders()}
     visible = visible_paths()
     needed = {os.path.realpath(p) for p in (sys.prefix, sys.base_prefix, sys.executable)} | set(visible)
     return sorted(
         path
         for path in candidates
-        if _inside(path, visible) and path not in visible and not any(_inside(n, [path]) for n in needed)
+        if os.path.isdir(path)
+        and _inside(path, visible)
+        and path not in visible
+        and not any(_inside(n, [path]) for n in needed)
     )
+
+
+def _site_folders() -> list[str]:
+    folders = site.getsitepackages()
+    return folders + [site.getusersitepackages()] if site.ENABLE_USER_SITE else folders
 
 
 def _inside(path: str, folders: list[str]) -> bool:
@@ -188,11 +195,13 @@ def waived() -> bool:
 PROBE = """
 import json, os, socket
 caps = next(l.split()[1] for l in open("/proc/self/status") if l.startswith("CapEff"))
-try:
-    import autograder
-    grader = True
-except ImportError:
-    grader = False
+grader = []
+for module in ("autograder.sandbox", "nnla_ref.params"):  # a covered folder imports as an empty namespace
+    try:
+        __import__(module)
+        grader.append(module)
+    except ImportError:
+        pass
 try:
     socket.create_connection(("127.0.0.1", 9), timeout=1).close()
     network = True
@@ -233,7 +242,7 @@ def isolation() -> Isolation:
             "separate process tree": seen["pid"] == 1,
             "no network": not seen["network"],
             "only system and Python files visible": not any(seen["hidden"]),
-            "grader's packages hidden": not seen["grader"],
+            "grader's packages hidden": seen["grader"] == [],
         }
     )
 
@@ -381,6 +390,8 @@ def _build_root(root: str, spec: SandboxSpec) -> None:
     os.makedirs(root + spec.scratch, exist_ok=True)
     ns.mount(spec.scratch, root + spec.scratch, None, ns.MS_BIND | ns.MS_REC)
     ns.pivot_root(root)
+    for built in ("/", "/dev"):  # nothing more to create there; /tmp and the scratch folder stay writable
+        ns.mount(None, built, None, ns.MS_REMOUNT | ns.MS_BIND | READ_ONLY_TMPFS)
 
 
 def _build_dev(dev: str) -> None:

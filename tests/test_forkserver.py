@@ -17,8 +17,15 @@ import os, signal, time
 
 def who():
     status = dict(line.split(":\\t", 1) for line in open("/proc/self/status").read().splitlines())
-    return [os.getuid(), int(status["CapEff"], 16), os.getpid(), os.getcwd(), sorted(os.listdir("/tmp")),
+    return [os.getuid(), int(status["CapEff"], 16), os.getpid(), os.getcwd(), sorted(os.listdir(".")),
             sorted(int(p) for p in os.listdir("/proc") if p.isdigit())]
+
+def write(path):
+    try:
+        open(path, "w").close()
+        return "written"
+    except OSError as e:
+        return type(e).__name__
 
 def peek(path):
     try:
@@ -27,7 +34,7 @@ def peek(path):
         return type(e).__name__
 
 def linger():
-    open("/tmp/left-behind", "w").close()
+    open("left-behind", "w").close()
     if os.fork() == 0:
         os.setsid()
         time.sleep(600)
@@ -65,13 +72,17 @@ def test_each_students_worker_runs_unprivileged_alone_in_its_own_process_tree(se
     with student(server) as alice, student(server) as bob:
         uid_a, caps_a, pid_a, cwd_a, tmp_a, procs_a = who(alice)
         uid_b, caps_b, pid_b, _, _, procs_b = who(bob)
-    assert (uid_a, caps_a, pid_a, cwd_a, tmp_a, procs_a) == (1000, 0, 1, "/tmp", [], [1])
+    assert (uid_a, caps_a, pid_a, cwd_a, tmp_a, procs_a) == (1000, 0, 1, server._scratch, [], [1])
     assert (uid_b, caps_b, pid_b, procs_b) == (1000, 0, 1, [1])
 
 
-def test_a_worker_sees_nothing_of_the_servers_folder(server):
+def test_a_worker_writes_only_in_a_folder_of_its_own_in_place_of_the_servers(server):
     with student(server) as alice:
-        assert alice.call("probe", "peek", server._scratch).value in ([], "FileNotFoundError")
+        assert alice.call("probe", "peek", server._scratch).value == []
+        assert [alice.call("probe", "write", p).value for p in ("x", "/tmp/x", "/x", "/dev/x")] == [
+            "written",
+            *["OSError"] * 3,
+        ]
 
 
 def test_nothing_a_student_started_or_left_in_tmp_outlives_their_worker(server):

@@ -3,6 +3,7 @@
 import importlib.util
 import json
 import os
+import site
 import subprocess
 import sys
 import tempfile
@@ -46,8 +47,8 @@ def test_outside_the_sandbox_its_processes_belong_to_a_sandbox_user_or_to_the_gr
         sleeper = [sys.executable, "-I", "-c", "import time; time.sleep(30)"]
         child = subprocess.Popen(sandboxed(sleeper, SandboxSpec(scratch=scratch)))
         deadline = time.monotonic() + 20
-        while not (pids := [p for p in processes_mentioning("time.sleep(30)") if p != child.pid]):
-            assert time.monotonic() < deadline
+        while not (pids := [p for p in processes_mentioning("time.sleep(30)") if _cmdline(p) == sleeper]):
+            assert time.monotonic() < deadline  # the launcher has exec'd the command
             time.sleep(0.05)
         owner = Path(f"/proc/{pids[0]}").stat().st_uid
         child.kill()
@@ -58,6 +59,13 @@ def test_outside_the_sandbox_its_processes_belong_to_a_sandbox_user_or_to_the_gr
         assert owner >= FIRST_SANDBOX_UID
     else:
         assert owner == os.geteuid()
+
+
+def _cmdline(pid: int) -> list[str]:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")[:-1]
+    except OSError:
+        return []
 
 
 def test_the_course_the_reference_and_the_grader_do_not_exist_inside():
@@ -75,11 +83,13 @@ def test_the_course_the_reference_and_the_grader_do_not_exist_inside():
 def test_the_graders_packages_cannot_be_imported_inside_wherever_pip_put_them():
     """A plain `pip install .` puts the reference and the hidden suites into site-packages,
     which the sandbox shows: they are covered there."""
-    installed = [os.path.dirname(importlib.util.find_spec(n).origin) for n in ("autograder", "nnla_ref")]
+    names = ("autograder", "nnla_ref")
+    installed = [os.path.dirname(importlib.util.find_spec(n).origin) for n in names]
+    installed += [os.path.join(d, n) for d in site.getsitepackages() for n in names]
     code = dedent(f"""
         import importlib, json, os
         found = []
-        for name in ("nnla_ref", "autograder", "autograder.judge.suites"):
+        for name in ("nnla_ref.params", "autograder.sandbox", "autograder.judge.suites.param_count"):
             try:
                 importlib.import_module(name)
                 found.append(name)
@@ -109,15 +119,16 @@ def test_there_is_no_network():
 
 
 def test_only_the_scratch_folder_and_tmp_are_writable():
+    paths = ("x", "/tmp/x", "/usr/x", f"{REPO}/x", f"{sys.prefix}/x", "/dev/shm/x", "/x", "/dev/x")
     code = (
         "import sys\n"
-        f"for path in ('x', '/tmp/x', '/usr/x', '{REPO}/x', '{sys.prefix}/x', '/dev/shm/x'):\n"
+        f"for path in {paths!r}:\n"
         "    try:\n        open(path, 'w').write('x'); print('ok', path)\n"
         "    except OSError as e:\n        print('denied', path)"
     )
     assert run_sandboxed(code).stdout.split() == [
         *("ok", "x", "ok", "/tmp/x", "denied", "/usr/x", "denied", f"{REPO}/x"),
-        *("denied", f"{sys.prefix}/x", "ok", "/dev/shm/x"),
+        *("denied", f"{sys.prefix}/x", "ok", "/dev/shm/x", "denied", "/x", "denied", "/dev/x"),
     ]
 
 

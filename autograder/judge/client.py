@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from autograder.judge import wire
-from autograder.sandbox import SandboxSpec, matplotlib_cache, root_mountpoint, sandboxed
+from autograder.sandbox import SandboxSpec, matplotlib_cache, require_isolation, root_mountpoint, sandboxed
 
 SERVER_PROGRAM = "\n".join(
     path.read_text()
@@ -99,10 +99,12 @@ class ForkServer:
         self.close()
         self._scratch = tempfile.mkdtemp(prefix="nnla-judge-")
         spec = SandboxSpec(scratch=self._scratch, copy_in=matplotlib_cache(), max_processes=SERVER_PROCESSES)
+        # Grading goes on without isolation only where the instructor accepted that.
+        isolated = "isolated" if require_isolation().full else "limits"
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         with theirs:
             self.proc = subprocess.Popen(
-                sandboxed([sys.executable, "-I", "-c", SERVER_PROGRAM, self._scratch], spec),
+                sandboxed([sys.executable, "-I", "-c", SERVER_PROGRAM, self._scratch, isolated], spec),
                 stdin=theirs,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,

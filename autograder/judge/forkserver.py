@@ -1,15 +1,16 @@
 """The judge's fork server: imports numpy and matplotlib once, forks a fresh worker per student.
 
-Started as `python -I -c <namespaces.py + wire.py + worker.py + this file> FOLDER` in a
-sandbox (autograder.sandbox) whose scratch folder is FOLDER, with a Unix socket to the grader
-as fd 0. Importing numpy and matplotlib.pyplot costs a new Python process about 0.6 s of CPU;
+Started as `python -I -c <namespaces.py + wire.py + worker.py + this file> FOLDER ISOLATION`
+in a sandbox (autograder.sandbox) whose scratch folder is FOLDER, with a Unix socket to the
+grader as fd 0; ISOLATION is "isolated", or "limits" where the instructor accepted grading
+without isolation. Importing numpy and matplotlib.pyplot costs a new Python process about 0.6 s of CPU;
 a fork costs milliseconds.
 
 Each worker is as isolated from the server and from every other worker as a sandbox of its
 own: a guard process forked from the server enters new user, mount, PID, IPC, network and UTS
 namespaces and starts the worker as PID 1 there. Before any student code runs, the worker
-mounts its own /proc and an empty /tmp (its working folder), covers the server's folder, sets
-the limits the grader asked for and gives up every capability. So a worker cannot see or
+mounts its own /proc and an empty folder of its own over the server's, makes /tmp read-only,
+sets the limits the grader asked for and gives up every capability. So a worker cannot see or
 signal the server or any other worker, and nothing it writes is seen by the next. Ending a
 worker kills its PID 1, and the kernel then kills every process the student started; the
 guard returns once they are all gone.
@@ -28,10 +29,12 @@ try:  # in the sandbox, the text of namespaces.py and worker.py comes first in t
     from autograder.namespaces import (
         ALL_NAMESPACES,
         INSIDE_ID,
+        MS_BIND,
         MS_NODEV,
         MS_NOEXEC,
         MS_NOSUID,
         MS_RDONLY,
+        MS_REMOUNT,
         die_with_parent,
         drop_capabilities,
         held_open,
@@ -46,15 +49,17 @@ import gc
 import json
 import os
 import resource
+import shutil
 import signal
 import socket
 import sys
 
 
 class Server:
-    def __init__(self, channel, home):
+    def __init__(self, channel, home, isolated):
         self.channel = channel
         self.home = home
+        self.isolated = isolated
         self.guards = {}  # worker id -> pid of its guard
         self.count = 0
 
@@ -80,7 +85,7 @@ class Server:
                 os.dup2(stdin_r, 0)
                 os.dup2(stdout_w, 1)
                 os.closerange(3, os.sysconf("SC_OPEN_MAX"))
-                guard(limits, self.home)
+                guard(limits, self.home, self.isolated)
             finally:
                 os._exit(70)
         os.close(stdin_r)
@@ -108,22 +113,31 @@ class Server:
                 return
 
 
-def guard(limits, home):
+def guard(limits, home, isolated):
     """In a child of the server: new namespaces, the student's worker as their PID 1, and a
-    wait for it. SIGTERM kills the worker, and with it everything the student started."""
+    wait for it. SIGTERM kills the worker, and with it everything the student started.
+
+    Where the instructor accepted grading without isolation (`isolated` false) the worker gets
+    a session and a folder of its own instead, and SIGTERM kills that session.
+    """
     os.setsid()
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     die_with_parent()
-    uid, gid = os.getuid(), os.getgid()
-    unshare(ALL_NAMESPACES)
-    write_id_maps("self", f"{INSIDE_ID} {uid} 1", f"{INSIDE_ID} {gid} 1")
+    if isolated:
+        uid, gid = os.getuid(), os.getgid()
+        unshare(ALL_NAMESPACES)
+        write_id_maps("self", f"{INSIDE_ID} {uid} 1", f"{INSIDE_ID} {gid} 1")
+        folder = home  # covered by a folder of the worker's own, in its namespace
+    else:
+        folder = os.path.join(home, f"worker-{os.getpid()}")
+        os.mkdir(folder, 0o700)
     worker = []
 
     def stop(signum, frame):
         if not worker:
             os._exit(137)
         try:
-            os.kill(worker[0], signal.SIGKILL)
+            (os.kill if isolated else os.killpg)(worker[0], signal.SIGKILL)
         except ProcessLookupError:  # ended already; the wait below returns
             pass
 
@@ -134,7 +148,7 @@ def guard(limits, home):
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         os.close(held)
         try:
-            become_worker(limits, home, held_open(lifeline))
+            become_worker(limits, folder, held_open(lifeline), isolated)
         finally:
             os._exit(70)
     worker.append(pid)
@@ -144,25 +158,29 @@ def guard(limits, home):
     os.dup2(devnull, 1)
     # PID 1 of a namespace ends only once every other process in it has ended.
     os.waitpid(pid, 0)
+    if not isolated:
+        shutil.rmtree(folder, ignore_errors=True)
     os._exit(0)
 
 
-def become_worker(limits, home, parent_alive):
-    """The worker, PID 1 of its namespaces: its own /proc and /tmp, limits, no capabilities."""
+def become_worker(limits, folder, parent_alive, isolated):
+    """The worker, PID 1 of its namespaces: its own /proc and folder, limits, no capabilities."""
     die_with_parent(parent_alive)
-    for fstype, target, flags, options in (  # the server's folder first: it may be under /tmp
-        ("tmpfs", home, MS_RDONLY | MS_NOSUID | MS_NODEV, "size=4k,mode=755"),
-        ("proc", "/proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, None),
-        ("tmpfs", "/tmp", MS_NOSUID | MS_NODEV, "size=64m,mode=1777"),
-        ("tmpfs", "/dev/shm", MS_NOSUID | MS_NODEV, "size=64m,mode=1777"),
-    ):
+    if isolated:
+        # A fresh tmpfs over the server's folder is the worker's own folder and the only place
+        # it may write; /tmp, which all workers would share, becomes read-only. (Not a fresh
+        # /tmp: the Python installation may live under /tmp.)
+        mount("tmpfs", folder, "tmpfs", MS_NOSUID | MS_NODEV, "size=64m,mode=700")
+        mount("tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "size=64m,mode=1777")
+        mount(None, "/tmp", None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV)
         try:
-            mount(fstype, target, fstype, flags, options)
+            mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
         except OSError:
-            if fstype != "proc":  # a new /proc may be refused; the others are the isolation
-                raise
-    os.chdir("/tmp")
-    os.environ.update({"HOME": "/tmp", "TMPDIR": "/tmp", "MPLCONFIGDIR": "/tmp/.matplotlib"})
+            pass  # a new /proc may be refused; the worker then sees the server's, and cannot signal it
+    else:
+        os.setsid()
+    os.chdir(folder)
+    os.environ.update({"HOME": folder, "TMPDIR": folder, "MPLCONFIGDIR": os.path.join(folder, ".matplotlib")})
     for which, value in (
         (resource.RLIMIT_CORE, 0),
         (resource.RLIMIT_NPROC, limits["max_processes"]),
@@ -186,7 +204,7 @@ def serve_forever():
     devnull = os.open(os.devnull, os.O_RDWR)
     os.dup2(devnull, 0)
     os.dup2(devnull, 1)
-    Server(channel, home=sys.argv[1]).serve()
+    Server(channel, home=sys.argv[1], isolated=sys.argv[2] == "isolated").serve()
 
 
 if __name__ == "__main__":
