@@ -16,9 +16,11 @@ import json
 import re
 import shutil
 from collections.abc import Iterable
+from datetime import tzinfo
 from pathlib import Path
 
 import dateutil.parser
+import dateutil.tz
 import nbformat
 from nbformat import NotebookNode
 from nbformat.v4 import new_markdown_cell
@@ -197,15 +199,18 @@ def stage_timestamp(path: Path, staged: Path) -> list[str]:
     text = (_decode(data) or "").strip().strip("\ufeff").strip()
     if not text:
         return [f"{TIMESTAMP} is empty or unreadable; the submission is taken as on time."]
-    for parse in (parse_utc, lambda t: parse_utc(dateutil.parser.parse(t))):
-        try:
-            when = parse(text)
-        except (ValueError, OverflowError, TypeError):
-            continue
-        staged.write_text(when.isoformat(sep=" ") + "\n")
-        return []
-    shown = text[:60].encode("unicode_escape").decode()
-    return [f"{TIMESTAMP} holds {shown!r}, which is not a date; the submission is taken as on time."]
+    try:
+        # Zone names as nbgrader writes them ("UTC", "EST") and numeric offsets ("+0100").
+        when = dateutil.parser.parse(text, tzinfos=_zone)
+    except (ValueError, OverflowError):
+        shown = text[:60].encode("unicode_escape").decode()
+        return [f"{TIMESTAMP} holds {shown!r}, which is not a date; the submission is taken as on time."]
+    staged.write_text(parse_utc(when).isoformat(sep=" ") + "\n")
+    return []
+
+
+def _zone(name: str | None, offset: int | None) -> tzinfo | None:
+    return dateutil.tz.gettz(name) if name else dateutil.tz.tzoffset(None, offset or 0)
 
 
 def refused_student_id(student: str) -> str | None:

@@ -129,13 +129,12 @@ def sanitize_output(output: NotebookNode) -> None:
     if removed and "text/plain" not in kept:
         kept["text/plain"] = f"[{', '.join(removed)} output removed by the grader]"
     output.data = NotebookNode(kept)
-    output.metadata = NotebookNode(
-        {
-            mime: {k: v for k, v in sizes.items() if k in ("width", "height") and isinstance(v, int | float)}
-            for mime, sizes in output.get("metadata", {}).items()
-            if mime in SAFE_IMAGES and isinstance(sizes, dict)
-        }
-    )
+    sizes = {
+        mime: {k: v for k, v in given.items() if k in ("width", "height") and isinstance(v, int | float)}
+        for mime, given in output.get("metadata", {}).items()
+        if mime in SAFE_IMAGES and isinstance(given, dict)
+    }
+    output.metadata = NotebookNode({mime: size for mime, size in sizes.items() if size})
 
 
 class SanitizeStudentContent(NbGraderPreprocessor):

@@ -1,0 +1,104 @@
+"""Intake on tiny files: what it reads leniently, what it refuses, and that nothing is fatal."""
+
+import codecs
+import json
+
+import nbformat
+import pytest
+from nbformat.v4 import new_markdown_cell, new_notebook
+
+from autograder.intake import (
+    MAX_NESTING,
+    Unreadable,
+    nesting,
+    read_submitted_notebook,
+    refused_student_id,
+    settle_cell_ids,
+    stage_timestamp,
+)
+
+
+def notebook_bytes(**metadata) -> bytes:
+    nb = new_notebook(cells=[new_markdown_cell("hello")], metadata=metadata)
+    return nbformat.writes(nb).encode()
+
+
+@pytest.mark.parametrize(
+    "written",
+    [
+        b"2026-12-10 14:00:00",
+        codecs.BOM_UTF8 + b"2026-12-10 14:00:00\r\n",  # Windows Notepad
+        "2026-12-10 14:00:00\n".encode("utf-16"),
+        b"  2026-12-10T14:00:00Z  \n\n",
+        b"2026-12-10 15:00:00 +0100",
+        b"2026-12-10 09:00:00 EST",  # nbgrader's own way with a zone name
+        b"Dec 10, 2026 3:00 PM +0100",
+        b"10 December 2026 14:00",
+    ],
+)
+def test_a_timestamp_is_read_however_it_was_written(tmp_path, written):
+    (tmp_path / "timestamp.txt").write_bytes(written)
+    messages = stage_timestamp(tmp_path / "timestamp.txt", tmp_path / "staged.txt")
+    assert messages == []
+    assert (tmp_path / "staged.txt").read_text().startswith("2026-12-10 14:00:00")
+
+
+@pytest.mark.parametrize(
+    ("written", "said"),
+    [
+        (b"handed in on Tuesday", "which is not a date"),
+        (b"", "is empty or unreadable"),
+        (b"\x00\x01\x02binary", "is empty or unreadable"),
+        (b"2026-13-45 99:99", "which is not a date"),
+        (b"9" * 5000, "is empty or unreadable"),
+    ],
+)
+def test_a_timestamp_that_cannot_be_read_is_left_out_with_a_message(tmp_path, written, said):
+    (tmp_path / "timestamp.txt").write_bytes(written)
+    messages = stage_timestamp(tmp_path / "timestamp.txt", tmp_path / "staged.txt")
+    assert len(messages) == 1 and said in messages[0] and "taken as on time" in messages[0]
+    assert not (tmp_path / "staged.txt").exists()
+
+
+def test_a_notebook_saved_with_a_byte_order_mark_or_as_utf16_is_read(tmp_path):
+    for data in (codecs.BOM_UTF8 + notebook_bytes(), notebook_bytes().decode().encode("utf-16")):
+        (tmp_path / "nb.ipynb").write_bytes(data)
+        nb, _ = read_submitted_notebook(tmp_path / "nb.ipynb")
+        assert nb.cells[0].source == "hello"
+
+
+@pytest.mark.parametrize("depth", [MAX_NESTING + 1, 10_000])
+def test_a_notebook_nested_too_deeply_is_unreadable_with_a_reason(tmp_path, depth):
+    text = notebook_bytes(deep="DEEP").decode().replace('"DEEP"', '{"a": ' * depth + "1" + "}" * depth)
+    (tmp_path / "nb.ipynb").write_text(text)
+    with pytest.raises(Unreadable, match="levels deep"):
+        read_submitted_notebook(tmp_path / "nb.ipynb")
+
+
+def test_nesting_is_measured_without_recursion():
+    deep: list = []
+    for _ in range(100_000):
+        deep = [deep]
+    assert nesting(deep) > MAX_NESTING
+    assert nesting({"a": [1, {"b": 2}]}) == 3
+
+
+def test_cell_ids_that_a_page_would_read_as_markup_are_replaced():
+    nb = json.loads(nbformat.writes(new_notebook(cells=[new_markdown_cell("a"), new_markdown_cell("b")])))
+    nb["cells"][0]["id"] = '"><script>alert(1)</script>'
+    nb["cells"][1]["id"] = "fine-id_1"
+    settle_cell_ids(nb)
+    assert [c["id"] for c in nb["cells"]] == ["cell-0", "fine-id_1"]
+
+
+@pytest.mark.parametrize("student", ["kim[2]", "a*b?", "Ana María López", "李 雷", "x.y_z-1"])
+def test_any_folder_name_without_markup_is_a_student_id(student):
+    assert refused_student_id(student) is None
+
+
+@pytest.mark.parametrize(
+    "student",
+    ["<img src=x onerror=alert(1)>", "Tom & Jerry", 'say "hi"', "o'brien", "tab\there", " padded", "x "],
+)
+def test_an_id_a_page_would_read_as_markup_is_refused_with_the_fix(student):
+    assert "rename the folder" in refused_student_id(student)
