@@ -72,6 +72,13 @@ def test_results_json_is_in_gradescope_format(graded):
     assert all(m["score"] == 0 for m in bob), "an untouched answer cell scores 0 without a person"
 
 
+def test_every_results_json_records_that_student_code_was_fully_isolated(graded):
+    _, results = graded
+    for student in STUDENTS:
+        isolation = results[student]["extra_data"]["isolation"]
+        assert isolation["level"] == "full" and all(isolation["protections"].values()), student
+
+
 def test_failure_output_tells_the_student_what_went_wrong(graded):
     _, results = graded
     by_name = {t["name"]: t for t in results["bob"]["tests"]}
