@@ -175,5 +175,10 @@ class JupyterServer:
             self._log.close()
 
     def address(self, path: str) -> str:
-        separator = "&" if "?" in path else "?"
-        return f"{self.url}{path}{separator}token={self.token}"
+        return f"{self.url}{path}"
+
+    def new_page(self, browser):
+        """A page logged in to this server: its token goes with every request the page makes,
+        the pages' own API calls included."""
+        context = browser.new_context(extra_http_headers={"Authorization": f"token {self.token}"})
+        return context.new_page()

@@ -1,5 +1,6 @@
 """No student content runs as script on any page an instructor or a student opens, in a real
-browser: formgrader's grading page, JupyterLab's formgrader and the released feedback."""
+browser: formgrader's grading and student pages, JupyterLab's formgrader and the released
+feedback."""
 
 import json
 import subprocess
@@ -90,23 +91,38 @@ def test_the_autograded_copy_keeps_the_answer_and_drops_the_attacks(graded):
         assert attack not in shown
 
 
-def test_formgrader_grading_page_runs_nothing_of_the_students(graded, jupyter_server, browser):
+@pytest.mark.parametrize(
+    "page_path",
+    [
+        "/formgrader/submissions/{submission}/",
+        f"/formgrader/manage_students/{STUDENT}/{ASSIGNMENT}",
+        f"/formgrader/manage_submissions/{ASSIGNMENT}",
+        f"/formgrader/gradebook/{ASSIGNMENT}/02_batch_forms",
+    ],
+)
+def test_formgrader_pages_run_nothing_of_the_students(graded, jupyter_server, browser, page_path):
     course, submission = graded
     server = jupyter_server(course.root)
-    page = browser.new_page()
+    page = server.new_page(browser)
     visit = watch(page)
-    page.goto(server.address(f"/formgrader/submissions/{submission}/"), wait_until="load")
+    page.goto(server.address(page_path.format(submission=submission)), wait_until="networkidle")
+    if page_path.startswith("/formgrader/submissions/"):
+        shown = ["ANSWER-TEXT-SURVIVES", "OUTPUT-TEXT-SURVIVES"]
+    elif page_path.startswith("/formgrader/gradebook/"):  # names hidden while grading
+        shown = ["Submission #1"]
+    else:  # lists filled in by the page's own scripts from the gradebook
+        shown = [STUDENT]
+    for text in shown:
+        page.get_by_text(text).first.wait_for(timeout=30_000)
     inspect(page, visit)
     assert not visit.anything_ran, visit
-    body = page.inner_text("body")
-    assert "ANSWER-TEXT-SURVIVES" in body and "OUTPUT-TEXT-SURVIVES" in body
-    page.close()
+    page.context.close()
 
 
 def test_jupyterlab_formgrader_runs_nothing_of_the_students(graded, jupyter_server, browser):
     course, submission = graded
     server = jupyter_server(course.root)
-    page = browser.new_page()
+    page = server.new_page(browser)
     visit = watch(page)
     page.goto(server.address("/lab"), wait_until="load")
     page.get_by_role("menuitem", name="Nbgrader").click(timeout=60_000)
@@ -118,7 +134,7 @@ def test_jupyterlab_formgrader_runs_nothing_of_the_students(graded, jupyter_serv
     inspect(page, visit)
     assert not visit.anything_ran, visit
     assert "ANSWER-TEXT-SURVIVES" in frame.inner_text("body")
-    page.close()
+    page.context.close()
 
 
 @pytest.mark.parametrize("notebook", ["02_batch_forms", "04_tanh_vs_relu"])
@@ -131,4 +147,4 @@ def test_released_feedback_opened_from_disk_runs_nothing_of_the_students(graded,
     inspect(page, visit)
     assert not visit.anything_ran, visit
     assert "ANSWER-TEXT-SURVIVES" in page.inner_text("body")
-    page.close()
+    page.context.close()
