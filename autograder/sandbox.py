@@ -56,8 +56,9 @@ READ_ONLY_TMPFS = ns.MS_RDONLY | ns.MS_NOSUID | ns.MS_NODEV
 
 @dataclass
 class SandboxSpec:
-    """What a sandboxed process may use. Sizes in MB, times in seconds. `hide` lists folders
-    inside visible ones that must not be seen (filled in by `sandboxed`)."""
+    """What a sandboxed process may use. Sizes in MB, times in seconds. `visible` and `hidden`
+    are the folders it sees read-only and those among them it must not see, as the grader's
+    Python finds them (`sandboxed` fills them in; the launcher runs isolated, `python -I`)."""
 
     scratch: str
     seed: str | None = None
@@ -67,7 +68,8 @@ class SandboxSpec:
     max_processes: int = 32
     max_file_mb: int = 64
     env: dict[str, str] = field(default_factory=dict)
-    hide: list[str] = field(default_factory=list)
+    visible: list[str] = field(default_factory=list)
+    hidden: list[str] = field(default_factory=list)
 
 
 def sandboxed(argv: list[str], spec: SandboxSpec) -> list[str]:
@@ -75,7 +77,7 @@ def sandboxed(argv: list[str], spec: SandboxSpec) -> list[str]:
 
     This process must start it: the launcher ends at once if its parent is not this process.
     """
-    spec_json = json.dumps({**asdict(spec), "hide": sorted({*spec.hide, *hidden_paths()})})
+    spec_json = json.dumps({**asdict(spec), "visible": visible_paths(), "hidden": hidden_paths()})
     return [sys.executable, "-I", "-m", "autograder.sandbox", spec_json, str(os.getpid()), "--", *argv]
 
 
@@ -376,7 +378,7 @@ def _build_root(root: str, spec: SandboxSpec) -> None:
         pass  # a container that masks parts of /proc forbids a new one: student code goes without
     os.makedirs(root + "/tmp")
     ns.mount("tmpfs", root + "/tmp", "tmpfs", ns.MS_NOSUID | ns.MS_NODEV, "size=64m,mode=1777")
-    for path in visible_paths():
+    for path in spec.visible:
         inside = root + path
         if os.path.islink(path):  # /bin -> usr/bin on merged-/usr systems
             os.makedirs(os.path.dirname(inside), exist_ok=True)
@@ -384,7 +386,7 @@ def _build_root(root: str, spec: SandboxSpec) -> None:
             continue
         os.makedirs(inside, exist_ok=True)
         ns.bind_read_only(path, inside)
-    for path in spec.hide:
+    for path in spec.hidden:
         if os.path.isdir(root + path):
             ns.mount("tmpfs", root + path, "tmpfs", READ_ONLY_TMPFS, "size=4k,mode=755")
     os.makedirs(root + spec.scratch, exist_ok=True)

@@ -22,6 +22,13 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 needs_isolation = pytest.mark.skipif(
     not isolation().full, reason=f"needs the sandbox's full isolation ({isolation().summary()})"
 )
+# A command prefix: what follows runs where no user namespace may be created (max_user_namespaces
+# is 0), as on machines that forbid them.
+WITHOUT_USER_NAMESPACES = [
+    *("unshare", "-U", "-r", "sh", "-c"),
+    'echo 0 > /proc/sys/user/max_user_namespaces && exec "$@"',
+    "sh",
+]
 needs_browser = pytest.mark.skipif(
     missing_browser() is not None, reason=f"browser tests: {missing_browser()}"
 )

@@ -16,19 +16,9 @@ from autograder import demo
 from autograder.pipeline import register_assignment
 from autograder.sandbox import ISOLATION_WAIVER, Isolation
 from autograder.submissions import full_solution, write_submission
-from tests.conftest import ASSIGNMENT, copy_course, needs_isolation
+from tests.conftest import ASSIGNMENT, WITHOUT_USER_NAMESPACES, copy_course, needs_isolation
 
 pytestmark = [pytest.mark.e2e, needs_isolation]
-
-NO_NAMESPACES = [
-    "unshare",
-    "-U",
-    "-r",
-    "sh",
-    "-c",
-    'echo 0 > /proc/sys/user/max_user_namespaces && exec "$@"',
-    "sh",
-]
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +33,7 @@ def course(repo, tmp_path_factory):
 
 
 def run(course, *argv, namespaces=True):
-    prefix = [] if namespaces else NO_NAMESPACES
+    prefix = [] if namespaces else WITHOUT_USER_NAMESPACES
     # As an instructor with the venv active: nbgrader runs `alembic` from PATH.
     env = {**os.environ, "PATH": os.pathsep.join([os.path.dirname(sys.executable), os.environ["PATH"]])}
     argv = [*prefix, *argv]

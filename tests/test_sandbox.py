@@ -14,7 +14,7 @@ from textwrap import dedent
 import pytest
 
 from autograder.sandbox import FIRST_SANDBOX_UID, REFUSED, SandboxSpec, sandboxed
-from tests.conftest import REPO, needs_isolation, processes_mentioning
+from tests.conftest import REPO, WITHOUT_USER_NAMESPACES, needs_isolation, processes_mentioning
 
 pytestmark = needs_isolation
 
@@ -191,7 +191,6 @@ def test_memory_and_processes_are_capped():
     assert done.stdout.split("\n")[:2] == ["memory capped", "processes capped"]
 
 
-NO_NAMESPACES = 'echo 0 > /proc/sys/user/max_user_namespaces && exec "$@"'
 STARTER_WITHOUT_NAMESPACES = """
 import subprocess, sys
 from autograder.sandbox import SandboxSpec, sandboxed
@@ -205,8 +204,7 @@ def test_without_namespaces_the_launcher_refuses_unless_told_to_go_on(tmp_path):
     that forbid them, the launcher runs nothing; accepted explicitly, it runs with limits only."""
     for waiver, expected in (("0", REFUSED), ("1", 0)):
         done = subprocess.run(
-            ["unshare", "-U", "-r", "sh", "-c", NO_NAMESPACES, "sh"]
-            + [sys.executable, "-c", STARTER_WITHOUT_NAMESPACES, str(tmp_path)],
+            [*WITHOUT_USER_NAMESPACES, sys.executable, "-c", STARTER_WITHOUT_NAMESPACES, str(tmp_path)],
             capture_output=True,
             text=True,
             env={**os.environ, "NNLA_WITHOUT_ISOLATION": waiver},
