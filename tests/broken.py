@@ -45,6 +45,11 @@ def kernel_exit(folder: Path) -> None:
     _insert_code(folder, "01_param_count", "import os\nos._exit(0)")
 
 
+def exit_builtin(folder: Path) -> None:
+    """`exit()` in a notebook asks Jupyter to close it; the kernel goes on, and so does grading."""
+    _insert_code(folder, "02_batch_forms", "exit()")
+
+
 def kernel_segfault(folder: Path) -> None:
     _insert_code(folder, "03_stored_activations", "import ctypes\nctypes.string_at(0)")
 
@@ -248,6 +253,7 @@ CASES = [
         frozenset(),
         "01_param_count.ipynb: the kernel stopped while running cell 2",
     ),
+    BrokenCase("exit-builtin", exit_builtin, frozenset(), ""),
     BrokenCase(
         "kernel-segfault", kernel_segfault, frozenset(), "03_stored_activations.ipynb: the kernel stopped"
     ),

@@ -191,11 +191,13 @@ def test_memory_and_processes_are_capped():
     assert done.stdout.split("\n")[:2] == ["memory capped", "processes capped"]
 
 
+# Started as jupyter_client starts a kernel, in a session of its own: the launcher, a session
+# leader, may not call setsid() (which it once did, so that every kernel of an ordinary user died).
 STARTER_WITHOUT_NAMESPACES = """
 import subprocess, sys
 from autograder.sandbox import SandboxSpec, sandboxed
 command = [sys.executable, "-c", "print('student code ran')"]
-sys.exit(subprocess.run(sandboxed(command, SandboxSpec(sys.argv[1]))).returncode)
+sys.exit(subprocess.run(sandboxed(command, SandboxSpec(sys.argv[1])), start_new_session=True).returncode)
 """
 
 
