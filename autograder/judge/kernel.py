@@ -74,7 +74,7 @@ class SandboxedExecute(Execute):
 
     It keeps at most `max_output_bytes` of each cell's output: a print loop can stream
     gigabytes, which nbclient would otherwise hold in memory until the cell times out. A kernel
-    that dies (`exit()`, `os._exit`, a crash, a kill at a limit) costs only its notebook's run:
+    that dies (`os._exit`, a crash, a kill at a limit) costs only its notebook's run:
     the cell says so, later cells are left unrun, and grading goes on, since the judge decides
     the autograded cells outside the kernel.
     """
