@@ -297,6 +297,7 @@ def restore_hidden_tests(course: Course, student: str) -> int:
             if grade_id in originals:
                 cell.source = originals[grade_id]
                 restored += 1
+        path.chmod(0o644)  # nbgrader leaves autograded notebooks read-only (only root writes anyway)
         nbformat.write(nb, path)
     return restored
 
