@@ -43,15 +43,15 @@ c.Autograde.autograde_preprocessors = [
     "nbgrader.preprocessors.SaveAutoGrades",
     "nbgrader.preprocessors.AssignLatePenalties",
     "nbgrader.preprocessors.CheckCellMetadata",
-    "autograder.sanitize.SanitizeStudentContent",
+    "autograder.grading.sanitize.SanitizeStudentContent",
 ]
 
 # Feedback: nbgrader's ClearHiddenTests runs on each autograded notebook before it becomes HTML,
 # so a notebook autograded under another configuration does not show its hidden tests either.
-# `nnla feedback` passes the same list (autograder/release_feedback.py, FEEDBACK_PREPROCESSORS).
+# `nnla feedback` passes the same list (autograder/outputs/feedback.py, FEEDBACK_PREPROCESSORS).
 c.GenerateFeedback.preprocessors = [
     "nbgrader.preprocessors.ClearHiddenTests",
     "nbgrader.preprocessors.GetGrades",
-    "autograder.sanitize.SanitizeStudentContent",
+    "autograder.grading.sanitize.SanitizeStudentContent",
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]

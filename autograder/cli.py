@@ -12,8 +12,8 @@ from autograder.course import Course
 
 
 def _autograde(args: argparse.Namespace) -> int:
-    from autograder.grading import grade_class
-    from autograder.sandbox import ISOLATION_WAIVER, IsolationUnavailable, isolation
+    from autograder.grading.run import grade_class
+    from autograder.judge.isolation.sandbox import ISOLATION_WAIVER, IsolationUnavailable, isolation
 
     if args.without_isolation:
         os.environ[ISOLATION_WAIVER] = "1"  # read by every sandbox the grading starts
@@ -38,7 +38,7 @@ def _autograde(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from autograder.report import write_report
+    from autograder.outputs.report import write_report
 
     course = Course.find()
     out = Path(args.out).resolve() if args.out else None
@@ -47,16 +47,16 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def _feedback(args: argparse.Namespace) -> int:
-    from autograder.release_feedback import release_feedback
+    from autograder.outputs.feedback import write_feedback
 
     course = Course.find()
-    pages = release_feedback(course, args.assignment, args.student or None)
+    pages = write_feedback(course, args.assignment, args.student or None)
     print(f"feedback for {len(pages)} students under {course.root / 'feedback'}/<student>/{args.assignment}/")
     return 0
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from autograder.demo import run_demo
+    from autograder.demo.run import run_demo
 
     repo = Course.find()
     folder = Path(args.folder).resolve() if args.folder else repo.root / "demo-class"

@@ -103,7 +103,7 @@ class Course:
 
     @property
     def staging(self) -> Path:
-        """Where nnla stages submissions for nbgrader (see autograder.intake)."""
+        """Where nnla stages submissions for nbgrader (see autograder.grading.intake)."""
         return self.root / ".nnla" / "staging"
 
     @property

@@ -94,7 +94,7 @@ c.Execute.timeout = 30
 
 
 def tool_env() -> dict[str, str]:
-    """The environment of nbgrader and its kernels, as autograder.pipeline.tool_env makes it.
+    """The environment of nbgrader and its kernels, as autograder.grading.nbgrader.tool_env makes it.
 
     nbgrader creates a new gradebook by running `alembic` from PATH, so this interpreter's
     scripts folder goes first on it even when the venv is not active.
@@ -282,7 +282,7 @@ def fail(what: str, log: Path) -> NoReturn:
 def build_class(dest: Path, students: int) -> list[str]:
     """A course folder with the repo's config and notebooks and `students` submissions."""
     from autograder.course import Course
-    from autograder.demo_class import demo_students
+    from autograder.demo.students import demo_students
     from autograder.submissions import write_submission
 
     dest.mkdir(parents=True)
@@ -325,7 +325,7 @@ def has_results(path: Path) -> bool:
 def run_nnla(template: Path, work: Path, ids: list[str], jobs: int) -> Run:
     course = fresh_copy(template, work / "course")
     cmd = [sys.executable, "-m", "autograder.cli", "autograde", ASSIGNMENT, "--jobs", str(jobs)]
-    run, code = measure(cmd, course, work / "nnla.log", worker_marker="autograder.grade_worker")
+    run, code = measure(cmd, course, work / "nnla.log", worker_marker="autograder.grading.process")
     run.done = sum(has_results(course / "autograded" / s / ASSIGNMENT / "results.json") for s in ids)
     if code or run.done != len(ids):
         fail(

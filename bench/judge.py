@@ -20,7 +20,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from autograder.course import Course  # noqa: E402
-from autograder.demo_class import demo_students  # noqa: E402
+from autograder.demo.students import demo_students  # noqa: E402
 from autograder.judge import preprocessor  # noqa: E402
 from autograder.submissions import fill_notebook  # noqa: E402
 

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from autograder.course import Course
+from autograder.judge.isolation.sandbox import isolation
 from autograder.judge.preprocessor import judge
 from autograder.notebooks import is_solution, nbgrader_meta, read
-from autograder.sandbox import isolation
 from autograder.submissions import SOLUTION, fill_notebook
 from tests.browser import JupyterServer, launch, missing_browser
 

@@ -13,9 +13,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder.demo_class import FULL_MARKS
-from autograder.intake import NOTE_TAG
-from autograder.release_feedback import release_feedback
+from autograder.demo.students import FULL_MARKS
+from autograder.grading.intake import NOTE_TAG
+from autograder.outputs.feedback import write_feedback
 from autograder.submissions import full_solution, write_submission
 from tests.broken import CASES, REFUSED_IDS
 from tests.conftest import ASSIGNMENT, copy_course
@@ -100,7 +100,7 @@ def test_a_notebook_that_could_not_be_graded_says_why_at_its_top(broken_run, stu
     nb = nbformat.read(course.autograded(student, ASSIGNMENT) / f"{notebook}.ipynb", as_version=4)
     first = nb.cells[0]
     assert NOTE_TAG in first.metadata.get("tags", [])
-    # rendered and cleaned, as every cell without the instructor's lock (autograder/sanitize.py)
+    # rendered and cleaned, as every cell without the instructor's lock (autograder/grading/sanitize.py)
     assert f"<code>{notebook}.ipynb</code>" in first.source and "graded 0" in first.source
 
 
@@ -148,7 +148,7 @@ def test_the_submission_as_handed_in_is_left_untouched(broken_run):
 def test_the_feedback_page_tells_the_student_too(broken_run):
     course, _, results = broken_run
     students = ["invalid-json", "renamed-notebook", "duplicated-cells"]
-    pages = release_feedback(course, ASSIGNMENT, students)
+    pages = write_feedback(course, ASSIGNMENT, students)
     for student in students:
         text = html.unescape(pages[student].read_text())
         for message in results[student]["extra_data"]["messages"]:

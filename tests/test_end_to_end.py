@@ -4,11 +4,11 @@ import json
 
 import pytest
 
-from autograder.demo import build_demo_course
-from autograder.demo_class import FULL_MARKS, demo_students
-from autograder.grading import grade_class
-from autograder.pipeline import open_gradebook, run_nbgrader
-from autograder.release_feedback import hidden_test_lines
+from autograder.demo.run import build_demo_course
+from autograder.demo.students import FULL_MARKS, demo_students
+from autograder.grading.nbgrader import open_gradebook, run_nbgrader
+from autograder.grading.run import grade_class
+from autograder.outputs.feedback import hidden_test_lines
 from tests.conftest import ASSIGNMENT
 
 STUDENTS = {s.id: s for s in demo_students()}

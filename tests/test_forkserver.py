@@ -4,8 +4,8 @@ import os
 
 import pytest
 
-from autograder.judge.client import Cell, ForkServer, StudentCrash, StudentProcess
-from autograder.sandbox import SandboxSpec
+from autograder.judge.isolation.client import Cell, ForkServer, StudentCrash, StudentProcess
+from autograder.judge.isolation.sandbox import SandboxSpec
 from tests.conftest import needs_isolation, processes_mentioning
 
 pytestmark = needs_isolation

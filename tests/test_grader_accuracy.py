@@ -12,7 +12,7 @@ import importlib
 import pytest
 
 from autograder.contract import name_tested_by
-from autograder.judge.feedback import cell_feedback
+from autograder.judge.feedback import verdict_text
 from autograder.judge.misconceptions import BY_ID
 from autograder.judge.preprocessor import close_judge_processes, judge
 from autograder.notebooks import is_autograded_test, is_solution, nbgrader_meta, read
@@ -66,7 +66,7 @@ def grade(repo):
 
 
 def _report(verdicts: dict) -> str:
-    return "\n".join(cell_feedback(v) for v in verdicts.values())
+    return "\n".join(verdict_text(v) for v in verdicts.values())
 
 
 @pytest.mark.parametrize("notebook", sorted(CORPUS))
@@ -101,7 +101,7 @@ def test_bug_loses_points_in_its_own_cell_with_its_tag(grade, notebook, name):
     bug: Bug = CORPUS[notebook].BUGGY[name]
     verdicts = grade(notebook, f"corpus-{notebook[:2]}-bug-{name}", bug.answers)
     own = verdicts[bug.grade_id]
-    feedback = cell_feedback(own)
+    feedback = verdict_text(own)
     assert own.score < own.points, f"{bug.grade_id} did not catch the bug:\n{feedback}"
     assert bug.tag in own.tags, f"{bug.grade_id} lacks the tag {bug.tag!r} (tags {own.tags}):\n{feedback}"
     assert f"hint [{bug.tag}]" in feedback, f"the feedback shows no hint for {bug.tag!r}:\n{feedback}"
@@ -109,5 +109,5 @@ def test_bug_loses_points_in_its_own_cell_with_its_tag(grade, notebook, name):
     for grade_id, verdict in verdicts.items():
         if name_tested_by(grade_id, notebook) != buggy_name:
             assert verdict.score == verdict.points, (
-                f"a bug in {buggy_name} cost points in {grade_id}:\n{cell_feedback(verdict)}"
+                f"a bug in {buggy_name} cost points in {grade_id}:\n{verdict_text(verdict)}"
             )

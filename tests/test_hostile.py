@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from autograder.grading import grade_class
+from autograder.grading.run import grade_class
 from autograder.submissions import SOLUTION, write_submission
 from tests.conftest import ASSIGNMENT, REPO, copy_course, needs_isolation, processes_mentioning
 from tests.hostile import HOSTILE

@@ -7,7 +7,7 @@ import nbformat
 import pytest
 from nbformat.v4 import new_markdown_cell, new_notebook
 
-from autograder.intake import (
+from autograder.grading.intake import (
     MAX_NESTING,
     Unreadable,
     nesting,

@@ -12,9 +12,9 @@ import sys
 
 import pytest
 
-from autograder import demo
-from autograder.pipeline import register_assignment
-from autograder.sandbox import ISOLATION_WAIVER, Isolation
+from autograder.demo import run as demo
+from autograder.grading.nbgrader import register_assignment
+from autograder.judge.isolation.sandbox import ISOLATION_WAIVER, Isolation
 from autograder.submissions import full_solution, write_submission
 from tests.conftest import ASSIGNMENT, WITHOUT_USER_NAMESPACES, copy_course, needs_isolation
 

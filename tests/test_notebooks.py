@@ -6,6 +6,7 @@ import re
 import pytest
 
 from autograder.contract import CONTRACT, name_tested_by
+from autograder.grading.nbgrader import run_nbgrader
 from autograder.notebooks import (
     defined_names,
     graded_items,
@@ -14,7 +15,6 @@ from autograder.notebooks import (
     nbgrader_meta,
     read,
 )
-from autograder.pipeline import run_nbgrader
 from tests.conftest import ASSIGNMENT, copy_course
 
 NOTEBOOKS = sorted(CONTRACT)

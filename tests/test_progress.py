@@ -2,7 +2,7 @@
 
 import io
 
-from autograder.progress import Progress
+from autograder.grading.progress import Progress
 
 
 class Terminal(io.StringIO):

@@ -9,7 +9,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 import nnla_ref as ref
-from autograder.strategies import (
+from autograder.judge.strategies import (
     affine_problems,
     arrays,
     layer_chains,

@@ -8,8 +8,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.errors import Flaky
 
-from autograder.judge import client, replay
-from autograder.judge.feedback import cell_feedback
+from autograder.judge import replay
+from autograder.judge.feedback import verdict_text
+from autograder.judge.isolation import client
 from autograder.judge.preprocessor import close_judge_processes
 from autograder.judge.runner import judge_settings
 from tests.conftest import judge_solution, needs_isolation
@@ -148,6 +149,6 @@ def test_a_bug_gets_the_verdict_of_a_grader_that_recorded_nothing(repo, monkeypa
     finally:
         close_judge_processes()
     assert any(v.score < v.points for v in alone.values())
-    assert {g: (v.score, cell_feedback(v)) for g, v in after_replay.items()} == {
-        g: (v.score, cell_feedback(v)) for g, v in alone.items()
+    assert {g: (v.score, verdict_text(v)) for g, v in after_replay.items()} == {
+        g: (v.score, verdict_text(v)) for g, v in alone.items()
     }

@@ -15,17 +15,17 @@ import nbformat
 import pytest
 
 from autograder.course import Course
-from autograder.demo import build_demo_course
-from autograder.grading import grade_class
-from autograder.pipeline import run_nbgrader
-from autograder.release_feedback import (
+from autograder.demo.run import build_demo_course
+from autograder.grading.nbgrader import run_nbgrader
+from autograder.grading.run import grade_class
+from autograder.outputs.feedback import (
     _refuse_leaks,
     _selections,
     hidden_test_lines,
-    release_feedback,
     summary_html,
+    write_feedback,
 )
-from autograder.report import score_histogram, write_report
+from autograder.outputs.report import score_histogram, write_report
 from tests.conftest import ASSIGNMENT, REPO
 
 STUDENTS = ["alice", "bob", "dave", "grace", "José Ñúñez"]
@@ -60,7 +60,7 @@ def report(graded):
 @pytest.fixture(scope="module")
 def feedback(graded):
     course, _ = graded
-    return release_feedback(course, ASSIGNMENT)
+    return write_feedback(course, ASSIGNMENT)
 
 
 def clone(course: Course, dest: Path) -> Course:
@@ -311,7 +311,7 @@ def test_hidden_tests_are_masked_even_when_autograded_notebooks_hold_them(graded
         text = "".join(visible(p.read_text(encoding="utf-8")) for p in feedback_pages(course))
         return [line for line in hidden if line in text] + ["marker"] * ("BEGIN HIDDEN TESTS" in text)
 
-    assert set(release_feedback(course, ASSIGNMENT, ["dave"])) == {"dave"}
+    assert set(write_feedback(course, ASSIGNMENT, ["dave"])) == {"dave"}
     assert sorted(p.name for p in (course.root / "feedback").iterdir()) == ["dave"]  # only the one asked
     assert len(feedback_pages(course)) == 7 and leaks() == []
 
@@ -338,7 +338,7 @@ def test_hidden_tests_are_masked_even_when_autograded_notebooks_hold_them(graded
 
 def test_feedback_for_unknown_student_is_a_clear_error(graded):
     with pytest.raises(FileNotFoundError, match="for nobody: run `nnla autograde ch177` first"):
-        release_feedback(graded[0], ASSIGNMENT, ["nobody"])
+        write_feedback(graded[0], ASSIGNMENT, ["nobody"])
 
 
 def test_nbgrader_selects_exactly_the_students_asked():

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from autograder.demo_class import demo_students
-from autograder.pipeline import open_gradebook
+from autograder.demo.students import demo_students
+from autograder.grading.nbgrader import open_gradebook
 from autograder.submissions import write_submission
 from tests.conftest import ASSIGNMENT, copy_course, processes_mentioning
 
@@ -116,7 +116,7 @@ def runs(repo, tmp_path_factory):
     while any(processes_mentioning(str(d)) for d in run_dirs) and time.monotonic() < leftover_deadline:
         time.sleep(0.2)
     left_running = [pid for d in run_dirs for pid in processes_mentioning(str(d))]
-    left_running += processes_mentioning(f"autograder.grade_worker\0{resumed.root}")
+    left_running += processes_mentioning(f"autograder.grading.process\0{resumed.root}")
 
     resubmit(resumed)
     second = autograde(resumed, "--jobs", "2")

@@ -13,7 +13,7 @@ from textwrap import dedent
 
 import pytest
 
-from autograder.sandbox import FIRST_SANDBOX_UID, REFUSED, SandboxSpec, sandboxed
+from autograder.judge.isolation.sandbox import FIRST_SANDBOX_UID, REFUSED, SandboxSpec, sandboxed
 from tests.conftest import REPO, WITHOUT_USER_NAMESPACES, needs_isolation, processes_mentioning
 
 pytestmark = needs_isolation
@@ -89,7 +89,9 @@ def test_the_graders_packages_cannot_be_imported_inside_wherever_pip_put_them():
     code = dedent(f"""
         import importlib, json, os
         found = []
-        for name in ("nnla_ref.params", "autograder.sandbox", "autograder.judge.suites.param_count"):
+        names = ("nnla_ref.params", "autograder.judge.isolation.sandbox")
+        names += ("autograder.judge.suites.param_count",)
+        for name in names:
             try:
                 importlib.import_module(name)
                 found.append(name)
@@ -212,7 +214,7 @@ def test_memory_and_processes_are_capped():
 # leader, may not call setsid() (which it once did, so that every kernel of an ordinary user died).
 STARTER_WITHOUT_NAMESPACES = """
 import subprocess, sys
-from autograder.sandbox import SandboxSpec, sandboxed
+from autograder.judge.isolation.sandbox import SandboxSpec, sandboxed
 command = [sys.executable, "-c", "print('student code ran')"]
 sys.exit(subprocess.run(sandboxed(command, SandboxSpec(sys.argv[1])), start_new_session=True).returncode)
 """
@@ -237,7 +239,7 @@ def test_without_namespaces_the_launcher_refuses_unless_told_to_go_on(tmp_path):
 
 STARTER = """
 import os, subprocess, sys
-from autograder.sandbox import SandboxSpec, sandboxed
+from autograder.judge.isolation.sandbox import SandboxSpec, sandboxed
 scratch, then = sys.argv[1:]
 command = [sys.executable, "-I", "-c", "open('ran', 'w').close()"]
 child = subprocess.Popen(sandboxed(command, SandboxSpec(scratch)))

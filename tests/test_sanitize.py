@@ -6,7 +6,7 @@ import pytest
 from nbconvert.filters.markdown_mistune import markdown2html_mistune
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output, new_raw_cell
 
-from autograder.sanitize import clean_html, markdown_as_html, sanitize_notebook, sanitize_output
+from autograder.grading.sanitize import clean_html, markdown_as_html, sanitize_notebook, sanitize_output
 
 ATTACKS = [
     "<script>alert(1)</script>",

@@ -4,11 +4,11 @@ import json
 
 import pytest
 
-from autograder.judge import client
-from autograder.judge.client import Cell, ForkServer, StudentProcess
+from autograder.judge.isolation import client
+from autograder.judge.isolation.client import Cell, ForkServer, StudentProcess
+from autograder.judge.isolation.sandbox import SandboxSpec
 from autograder.judge.preprocessor import close_judge_processes
 from autograder.judge.properties import Failure, StudentCalls
-from autograder.sandbox import SandboxSpec
 from tests.conftest import judge_solution, needs_isolation
 
 pytestmark = needs_isolation

@@ -10,7 +10,7 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_raw_cell
 
-from autograder.pipeline import open_gradebook
+from autograder.grading.nbgrader import open_gradebook
 from autograder.submissions import full_solution, write_submission
 from tests.browser import MARKER, inspect, watch
 from tests.conftest import ASSIGNMENT, copy_course, needs_browser, needs_isolation

@@ -68,7 +68,7 @@ def describe_result(result: PropertyResult) -> list[str]:
     return lines
 
 
-def cell_feedback(verdict: CellVerdict) -> str:
+def verdict_text(verdict: CellVerdict) -> str:
     """The text written into a grade cell's output and into results.json."""
     results = verdict.results
     held = sum(r.passed for r in results)

@@ -20,7 +20,7 @@ from nbformat.v4 import new_output
 from nbgrader.preprocessors import Execute
 from traitlets import Integer
 
-from autograder.sandbox import SandboxSpec, matplotlib_cache, root_mountpoint, sandboxed
+from autograder.judge.isolation.sandbox import SandboxSpec, matplotlib_cache, root_mountpoint, sandboxed
 
 KERNEL_DIED = "KernelDied"
 DIED = (
@@ -30,7 +30,7 @@ DIED = (
 
 
 class SandboxedKernelManager(AsyncKernelManager):
-    """A kernel manager whose kernels run through autograder.sandbox."""
+    """A kernel manager whose kernels run through autograder.judge.isolation.sandbox."""
 
     memory_mb = Integer(2048, help="Address-space limit of the kernel, in MB.").tag(config=True)
     cpu_seconds = Integer(600, help="CPU-time limit of the whole kernel, in seconds.").tag(config=True)

@@ -29,12 +29,12 @@ from traitlets import Unicode
 
 from autograder.contract import CONTRACT
 from autograder.course import Course
-from autograder.judge.client import Cell, ForkServer, StudentCrash, StudentProcess, StudentTimeout
-from autograder.judge.feedback import cell_feedback
+from autograder.judge.feedback import verdict_text
+from autograder.judge.isolation.client import Cell, ForkServer, StudentCrash, StudentProcess, StudentTimeout
+from autograder.judge.isolation.sandbox import SandboxSpec, require_isolation
 from autograder.judge.runner import judge_notebook
 from autograder.judge.suites import suite_for
 from autograder.notebooks import is_autograded_test, is_solution, nbgrader_meta
-from autograder.sandbox import SandboxSpec, require_isolation
 
 log = logging.getLogger(__name__)
 
@@ -161,7 +161,7 @@ class JudgeHiddenTests(_JudgePreprocessor):
                 continue
             verdict = verdicts[grade_id]
             cell.outputs = [
-                new_output("stream", name="stdout", text=cell_feedback(verdict) + "\n"),
+                new_output("stream", name="stdout", text=verdict_text(verdict) + "\n"),
                 new_output(
                     "execute_result",
                     data={"text/plain": repr(verdict.score)},

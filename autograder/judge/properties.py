@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from autograder.judge.client import Reply, StudentProcess
+from autograder.judge.isolation.client import Reply, StudentProcess
 from autograder.judge.misconceptions import matches
 
 RTOL = 1e-7

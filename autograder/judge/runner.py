@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, Phase, Verbosity, settings
 from hypothesis.errors import Flaky
 
 from autograder.course import Limits
-from autograder.judge.client import StudentCrash, StudentProcess, StudentTimeout
+from autograder.judge.isolation.client import StudentCrash, StudentProcess, StudentTimeout
 from autograder.judge.misconceptions import diagnose
 from autograder.judge.properties import Failure, NotAttempted, Property, StudentCalls, Suite
 from autograder.judge.replay import run_given

@@ -6,7 +6,7 @@ from hypothesis import strategies as st
 
 import nnla_ref as ref
 from autograder.judge.properties import Failure, Suite, expect_close
-from autograder.strategies import affine_problems, arrays
+from autograder.judge.strategies import affine_problems, arrays
 
 suite = Suite("02_batch_forms")
 

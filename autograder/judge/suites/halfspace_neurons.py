@@ -42,7 +42,7 @@ from autograder.judge.properties import (
     as_array,
     expect_close,
 )
-from autograder.strategies import arrays
+from autograder.judge.strategies import arrays
 
 suite = Suite("06_halfspace_neurons")
 

@@ -35,7 +35,7 @@ from autograder.judge.properties import (
     expect_close,
     expect_raises,
 )
-from autograder.strategies import arrays, layer_chains
+from autograder.judge.strategies import arrays, layer_chains
 
 suite = Suite("05_linear_collapse")
 

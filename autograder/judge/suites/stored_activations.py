@@ -19,7 +19,7 @@ from autograder.judge.properties import (
     expect_unchanged_inputs,
     handle_id,
 )
-from autograder.strategies import arrays, inputs_for, layer_sizes, widths
+from autograder.judge.strategies import arrays, inputs_for, layer_sizes, widths
 
 suite = Suite("03_stored_activations")
 

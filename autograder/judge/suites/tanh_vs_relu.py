@@ -21,7 +21,7 @@ from autograder.judge.properties import (
     expect_close_or_tagged,
     expect_unchanged_inputs,
 )
-from autograder.strategies import arrays, layer_chains, shapes, widths
+from autograder.judge.strategies import arrays, layer_chains, shapes, widths
 
 suite = Suite("04_tanh_vs_relu")
 

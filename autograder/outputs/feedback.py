@@ -19,12 +19,12 @@ from pathlib import Path
 import nbformat
 
 from autograder.course import Course
-from autograder.pipeline import glob_literal, run_nbgrader
+from autograder.grading.nbgrader import glob_literal, run_nbgrader
 
 FEEDBACK_PREPROCESSORS = [
     "nbgrader.preprocessors.ClearHiddenTests",
     "nbgrader.preprocessors.GetGrades",
-    "autograder.sanitize.SanitizeStudentContent",
+    "autograder.grading.sanitize.SanitizeStudentContent",
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]
 BEGIN, END = "BEGIN HIDDEN TESTS", "END HIDDEN TESTS"
@@ -124,7 +124,7 @@ pre{{background:#f6f6f6;padding:.6em;overflow-x:auto}}.messages{{background:#fff
 """
 
 
-def release_feedback(course: Course, assignment: str, students: list[str] | None = None) -> dict[str, Path]:
+def write_feedback(course: Course, assignment: str, students: list[str] | None = None) -> dict[str, Path]:
     """nbgrader's feedback pages (hidden tests masked) and a summary.html for each student.
 
     `students` defaults to every student with results; returns student -> summary page.

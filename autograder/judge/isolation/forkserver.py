@@ -1,7 +1,7 @@
 """The judge's fork server: imports numpy and matplotlib once, forks a fresh worker per student.
 
 Started as `python -I -c <namespaces.py + wire.py + worker.py + this file> FOLDER ISOLATION`
-in a sandbox (autograder.sandbox) whose scratch folder is FOLDER, with a Unix socket to the
+in a sandbox (autograder.judge.isolation.sandbox) whose scratch folder is FOLDER, with a Unix socket to the
 grader as fd 0; ISOLATION is "isolated", or "limits" where the instructor accepted grading
 without isolation. Importing numpy and matplotlib.pyplot costs a new Python process about 0.6 s of CPU;
 a fork costs milliseconds.
@@ -25,8 +25,7 @@ Like worker.py, this runs where the grader's packages are hidden: stdlib, numpy,
 """
 
 try:  # in the sandbox, the text of namespaces.py and worker.py comes first in the same program
-    from autograder.judge.worker import main
-    from autograder.namespaces import (
+    from autograder.judge.isolation.namespaces import (
         ALL_NAMESPACES,
         INSIDE_ID,
         MS_BIND,
@@ -42,6 +41,7 @@ try:  # in the sandbox, the text of namespaces.py and worker.py comes first in t
         unshare,
         write_id_maps,
     )
+    from autograder.judge.isolation.worker import main
 except ImportError:  # pragma: no cover
     pass
 

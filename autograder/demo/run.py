@@ -8,10 +8,10 @@ import time
 from pathlib import Path
 
 from autograder.course import Course
-from autograder.demo_class import demo_students
-from autograder.grading import grade_class
-from autograder.report import write_report
-from autograder.sandbox import ISOLATION_WAIVER, isolation
+from autograder.demo.students import demo_students
+from autograder.grading.run import grade_class
+from autograder.judge.isolation.sandbox import ISOLATION_WAIVER, isolation
+from autograder.outputs.report import write_report
 from autograder.submissions import write_submission
 
 COURSE_FILES = ("nbgrader_config.py", "assignments", "source", "release")

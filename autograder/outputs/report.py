@@ -23,7 +23,7 @@ from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator
 
 from autograder.course import Course
-from autograder.pipeline import run_nbgrader
+from autograder.grading.nbgrader import run_nbgrader
 
 
 @dataclass(frozen=True)

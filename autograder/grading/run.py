@@ -7,13 +7,13 @@ import logging
 from nbgrader.api import Gradebook, MissingEntry
 
 from autograder.course import Course
-from autograder.fingerprint import grader_fingerprint, submission_fingerprint
-from autograder.intake import refused_student_id
-from autograder.pipeline import open_gradebook, register_assignment
-from autograder.pool import WorkerPool
-from autograder.progress import Progress
-from autograder.results import read_results
-from autograder.sandbox import require_isolation
+from autograder.grading.fingerprint import grader_fingerprint, submission_fingerprint
+from autograder.grading.intake import refused_student_id
+from autograder.grading.nbgrader import open_gradebook, register_assignment
+from autograder.grading.pool import GradingPool
+from autograder.grading.progress import Progress
+from autograder.grading.results import read_results
+from autograder.judge.isolation.sandbox import require_isolation
 
 log = logging.getLogger(__name__)
 
@@ -43,9 +43,9 @@ def grade_class(
         return {}
     grader = grader_fingerprint(course, assignment)
     fingerprints = {s: submission_fingerprint(course, s, assignment, grader) for s in students}
-    # Judged by results.json alone, to start workers early; the gradebook has the last word below.
+    # Judged by results.json alone, to start grading processes early; the gradebook has the last word below.
     changed = {s for s in students if force or not _results_match(course, assignment, s, fingerprints[s])}
-    with WorkerPool(course, assignment, jobs) as pool:
+    with GradingPool(course, assignment, jobs) as pool:
         pool.start(len(changed))
         register_assignment(course, course.manifest(assignment))
         with open_gradebook(course) as gb:

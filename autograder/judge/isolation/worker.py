@@ -8,7 +8,7 @@ reports what the student's code returned, raised, warned or called.
 """
 
 try:  # in the sandbox, wire.py's text comes first in the same program
-    from autograder.judge.wire import Unencodable, decode, encode, read_frame, write_frame
+    from autograder.judge.isolation.wire import Unencodable, decode, encode, read_frame, write_frame
 except ImportError:  # pragma: no cover
     pass
 

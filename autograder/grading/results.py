@@ -14,11 +14,11 @@ import nbformat
 from nbgrader.api import Gradebook, MissingEntry
 
 from autograder.course import Course
+from autograder.judge.isolation.sandbox import isolation
 from autograder.notebooks import GradedItem, graded_items, is_autograded_test, nbgrader_meta
-from autograder.sandbox import isolation
 
 
-def cell_feedback(cell: nbformat.NotebookNode) -> str:
+def graded_output(cell: nbformat.NotebookNode) -> str:
     """What a grade cell's outputs tell the student.
 
     A cell the judge decided carries its feedback on stdout (its result is the score);
@@ -47,7 +47,7 @@ def _autograded_outputs(folder: Path) -> dict[tuple[str, str], tuple[str, list[s
         for cell in nb.cells:
             if is_autograded_test(cell):
                 tags = [str(t) for t in cell.get("metadata", {}).get("nnla", {}).get("tags", [])]
-                found[path.stem, nbgrader_meta(cell)["grade_id"]] = (cell_feedback(cell), tags)
+                found[path.stem, nbgrader_meta(cell)["grade_id"]] = (graded_output(cell), tags)
     return found
 
 

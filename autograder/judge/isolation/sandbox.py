@@ -42,7 +42,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from functools import cache
 
-from autograder import namespaces as ns
+from autograder.judge.isolation import namespaces as ns
 
 FIRST_SANDBOX_UID = 200_000
 SYSTEM_PATHS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc")
@@ -78,7 +78,16 @@ def sandboxed(argv: list[str], spec: SandboxSpec) -> list[str]:
     This process must start it: the launcher ends at once if its parent is not this process.
     """
     spec_json = json.dumps({**asdict(spec), "visible": visible_paths(), "hidden": hidden_paths()})
-    return [sys.executable, "-I", "-m", "autograder.sandbox", spec_json, str(os.getpid()), "--", *argv]
+    return [
+        sys.executable,
+        "-I",
+        "-m",
+        "autograder.judge.isolation.sandbox",
+        spec_json,
+        str(os.getpid()),
+        "--",
+        *argv,
+    ]
 
 
 def visible_paths() -> list[str]:
@@ -198,7 +207,8 @@ PROBE = """
 import json, os, socket
 caps = next(l.split()[1] for l in open("/proc/self/status") if l.startswith("CapEff"))
 grader = []
-for module in ("autograder.sandbox", "nnla_ref.params"):  # a covered folder imports as an empty namespace
+# A covered folder still imports, as an empty namespace package: try modules with code.
+for module in ("autograder.judge.isolation.sandbox", "nnla_ref.params"):
     try:
         __import__(module)
         grader.append(module)
@@ -537,7 +547,10 @@ def _wait_for(child: int) -> int:
 
 def main(args: list[str]) -> int:
     if len(args) < 4 or args[2] != "--" or not args[1].isdigit():
-        print("usage: python -m autograder.sandbox SPEC_JSON PARENT_PID -- COMMAND ...", file=sys.stderr)
+        print(
+            "usage: python -m autograder.judge.isolation.sandbox SPEC_JSON PARENT_PID -- COMMAND ...",
+            file=sys.stderr,
+        )
         return 2
     spec_json, parent, _, *argv = args
     return _launch(SandboxSpec(**json.loads(spec_json)), argv, int(parent))

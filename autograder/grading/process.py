@@ -1,17 +1,17 @@
-"""A long-lived grading worker: grades one student at a time, as `nnla autograde` asks it to.
+"""A long-lived grading process: grades one student at a time, as `nnla autograde` asks it to.
 
-    python -m autograder.grade_worker COURSE ASSIGNMENT
+    python -m autograder.grading.process COURSE ASSIGNMENT
 
 Requests arrive on stdin and replies leave on stdout, one JSON object per line:
 
     {"student": "alice", "fingerprint": "..."}
     {"student": "alice", "ok": true, "seconds": 7.9, "score": 27, "max_score": 27, "messages": [], ...}
 
-For each student the worker stages the submission (autograder.intake), runs nbgrader's own
+For each student it stages the submission (autograder.grading.intake), runs nbgrader's own
 Autograde converter in this process, configured by the course's nbgrader_config.py, and writes
 results.json last, so a results.json means the student is completely graded. Staying alive
 between students spares each of them nbgrader's start-up and the hidden suites' imports.
-Everything else the worker or its kernels print goes to stderr, never into the replies.
+Everything else it or its kernels print goes to stderr, never into the replies.
 """
 
 from __future__ import annotations
@@ -33,12 +33,12 @@ from nbgrader.coursedir import CourseDirectory
 from traitlets.config import Config
 
 from autograder.course import Course
-from autograder.intake import stage_submission
+from autograder.grading.intake import stage_submission
+from autograder.grading.nbgrader import course_config, glob_literal
+from autograder.grading.results import finish_results
+from autograder.judge.isolation.sandbox import die_with_parent
 from autograder.judge.kernel import stopped_kernels
 from autograder.judge.preprocessor import finish_judging
-from autograder.pipeline import course_config, glob_literal
-from autograder.results import finish_results
-from autograder.sandbox import die_with_parent
 
 
 def grading_config(course: Course, manifest_late_policy: str) -> Config:

@@ -17,15 +17,18 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from autograder.judge import wire
-from autograder.sandbox import SandboxSpec, matplotlib_cache, require_isolation, root_mountpoint, sandboxed
+from autograder.judge.isolation import wire
+from autograder.judge.isolation.sandbox import (
+    SandboxSpec,
+    matplotlib_cache,
+    require_isolation,
+    root_mountpoint,
+    sandboxed,
+)
 
 SERVER_PROGRAM = "\n".join(
-    path.read_text()
-    for path in (
-        Path(__file__).parents[1] / "namespaces.py",
-        *(Path(__file__).with_name(name) for name in ("wire.py", "worker.py", "forkserver.py")),
-    )
+    Path(__file__).with_name(name).read_text()
+    for name in ("namespaces.py", "wire.py", "worker.py", "forkserver.py")
 )
 # The server's own processes: itself and one guard and worker at a time, each holding up to
 # the worker's own limit (the kernel counts a user namespace's processes against its creator's).
