@@ -60,13 +60,20 @@ def _demo(args: argparse.Namespace) -> int:
 
     repo = Course.find()
     folder = Path(args.folder).resolve() if args.folder else repo.root / "demo-class"
-    return run_demo(repo, folder)
+    return run_demo(repo, folder, args.assignment)
 
 
-def selfcheck_script(assignment: str) -> Path:
-    """The student self-check released with the assignment: the course's copy, else the one here."""
-    course_copy = Path(__file__).resolve().parents[1] / "source" / assignment / "selfcheck.py"
-    return course_copy if course_copy.is_file() else Path.cwd() / "selfcheck.py"
+def selfcheck_script(assignment: str | None) -> Path | None:
+    """The self-check released with the assignment: the one in this folder (an assignment
+    folder as students have it), else, given an assignment, the course's source copy."""
+    here = Path.cwd() / "selfcheck.py"
+    if here.is_file() or assignment is None:
+        return here if here.is_file() else None
+    try:
+        script = Course.find().source(assignment) / "selfcheck.py"
+    except FileNotFoundError:
+        return None
+    return script if script.is_file() else None
 
 
 def _check(args: argparse.Namespace) -> int:
@@ -74,10 +81,10 @@ def _check(args: argparse.Namespace) -> int:
     import importlib.util
 
     script = selfcheck_script(args.assignment)
-    if not script.is_file():
-        print(f"no selfcheck.py for {args.assignment}: run this in the assignment folder")
+    if script is None:
+        print("no selfcheck.py here: run this in the assignment folder (or give --assignment in a course)")
         return 2
-    spec = importlib.util.spec_from_file_location(f"nnla_selfcheck_{args.assignment}", script)
+    spec = importlib.util.spec_from_file_location("nnla_selfcheck", script)
     module = importlib.util.module_from_spec(spec)
     write_bytecode, sys.dont_write_bytecode = sys.dont_write_bytecode, True  # no __pycache__ in source/
     try:
@@ -123,12 +130,15 @@ def build_parser() -> argparse.ArgumentParser:
         "check", help="student self-check of the notebooks in this folder (public checks only)"
     )
     p.add_argument("notebooks", nargs="*", metavar="NOTEBOOK", help="default: every notebook in this folder")
-    p.add_argument("--assignment", default="ch177", help="default: %(default)s")
+    p.add_argument(
+        "--assignment", help="the course's copy of this assignment's self-check (default: ./selfcheck.py)"
+    )
     p.add_argument("--timeout", type=float, default=3.0, help="seconds per function (default: %(default)g)")
     p.set_defaults(run=_check)
 
     p = sub.add_parser("demo", help="grade a synthetic class end to end and check its scores")
     p.add_argument("--folder", help="where to build the demo course (default: ./demo-class)")
+    p.add_argument("--assignment", help="whose demo class (default: the first assignment that has one)")
     p.set_defaults(run=_demo)
     return parser
 

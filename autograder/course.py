@@ -31,9 +31,22 @@ class Manifest:
     notebooks: tuple[str, ...]
     default_limits: Limits
     exercise_limits: dict[str, Limits] = field(default_factory=dict)
+    contract: dict[str, tuple[str, ...]] = field(default_factory=dict)  # notebook -> names it defines
+    banned_calls: dict[str, str] = field(default_factory=dict)  # as feedback names it -> module.name
+    references: tuple[str, ...] = ()  # packages the hidden suites compare with
 
     def limits_for(self, exercise: str) -> Limits:
         return self.exercise_limits.get(exercise, self.default_limits)
+
+    @property
+    def exercises(self) -> list[str]:
+        """Every name of the contract."""
+        return sorted({name for names in self.contract.values() for name in names})
+
+    def name_tested_by(self, grade_id: str, notebook: str) -> str | None:
+        """The contract name an autograded grade_id tests (the longest name it starts with)."""
+        names = [n for n in self.contract.get(notebook, ()) if grade_id.startswith(n + "_")]
+        return max(names, key=len) if names else None
 
 
 def load_manifest(path: Path) -> Manifest:
@@ -64,6 +77,9 @@ def load_manifest(path: Path) -> Manifest:
             notebooks=tuple(data["notebooks"]),
             default_limits=default,
             exercise_limits=exercises,
+            contract={nb: tuple(names) for nb, names in data.get("contract", {}).items()},
+            banned_calls=dict(data.get("banned_calls", {})),
+            references=tuple(data.get("references", ())),
         )
     except KeyError as missing:
         raise ValueError(f"{path}: missing key {missing}") from None
@@ -88,6 +104,14 @@ class Course:
 
     def manifest(self, assignment: str) -> Manifest:
         return load_manifest(self.root / "assignments" / f"{assignment}.toml")
+
+    def assignments(self) -> list[str]:
+        """The ids of the assignments that have a manifest."""
+        return sorted(p.stem for p in (self.root / "assignments").glob("*.toml"))
+
+    def plugin(self, assignment: str) -> Path:
+        """The assignment's judge plug-in: a package beside its manifest."""
+        return self.root / "assignments" / assignment
 
     def source(self, assignment: str) -> Path:
         return self.root / "source" / assignment

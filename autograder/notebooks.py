@@ -51,6 +51,14 @@ def graded_items(path: Path) -> Iterator[GradedItem]:
             yield GradedItem(path.stem, meta["grade_id"], float(meta["points"]), is_autograded_test(cell))
 
 
+def autograded_points(folder: Path) -> dict[str, float]:
+    """notebook -> the autograded points of the notebooks in `folder`, from their metadata."""
+    return {
+        path.stem: sum(item.points for item in graded_items(path) if item.autograded)
+        for path in sorted(folder.glob("*.ipynb"))
+    }
+
+
 def defined_names(source: str) -> set[str]:
     """Top-level functions and classes a cell defines."""
     tree = ast.parse(source)

@@ -282,7 +282,7 @@ def fail(what: str, log: Path) -> NoReturn:
 def build_class(dest: Path, students: int) -> list[str]:
     """A course folder with the repo's config and notebooks and `students` submissions."""
     from autograder.course import Course
-    from autograder.demo.students import demo_students
+    from autograder.plugin import load_plugin
     from autograder.submissions import write_submission
 
     dest.mkdir(parents=True)
@@ -290,7 +290,7 @@ def build_class(dest: Path, students: int) -> list[str]:
         src = REPO / name
         (shutil.copytree if src.is_dir() else shutil.copy2)(src, dest / name)
     course = Course(dest)
-    demo = demo_students()
+    demo = load_plugin(Course(REPO), ASSIGNMENT).demo_students()
     ids = []
     for i in range(students):
         student = demo[i % len(demo)]

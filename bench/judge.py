@@ -20,8 +20,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from autograder.course import Course  # noqa: E402
-from autograder.demo.students import demo_students  # noqa: E402
 from autograder.judge import preprocessor  # noqa: E402
+from autograder.plugin import load_plugin  # noqa: E402
 from autograder.submissions import fill_notebook  # noqa: E402
 
 ASSIGNMENT = "ch177"
@@ -52,7 +52,7 @@ def main() -> None:
     parser.add_argument("--students", type=int, default=10)
     args = parser.parse_args()
     course = Course(REPO)
-    students = [s for s in demo_students() if s.id != "bob"][: args.students]
+    students = [s for s in load_plugin(course, ASSIGNMENT).demo_students() if s.id != "bob"][: args.students]
     rows = []
     print(f"{'submission':<12} {'seconds':>8} {'start-up':>9} {'score':>6}")
     for student in students:

@@ -1,5 +1,6 @@
 """Shared fixtures: the repository as a course, and scratch copies of it."""
 
+import importlib
 import os
 import shutil
 from pathlib import Path
@@ -9,12 +10,26 @@ import pytest
 from autograder.course import Course
 from autograder.judge.isolation.sandbox import isolation
 from autograder.judge.preprocessor import judge
-from autograder.notebooks import is_solution, nbgrader_meta, read
+from autograder.notebooks import autograded_points, is_solution, nbgrader_meta, read
+from autograder.plugin import load_plugin
 from autograder.submissions import SOLUTION, fill_notebook
 from tests.browser import JupyterServer, launch, missing_browser
 
 REPO = Path(__file__).resolve().parents[1]
 ASSIGNMENT = "ch177"
+FULL_MARKS = autograded_points(REPO / "source" / ASSIGNMENT)  # notebook -> its autograded points
+MANIFEST = Course(REPO).manifest(ASSIGNMENT)
+PLUGIN = load_plugin(Course(REPO), ASSIGNMENT)
+
+
+def plugin_module(name: str):
+    """A module of the assignment's plug-in (strategies, misconceptions, ...)."""
+    return importlib.import_module(f"{PLUGIN.package.__name__}.{name}")
+
+
+def demo_students() -> list:
+    return PLUGIN.demo_students()
+
 
 # Kernels started by the tests draw with Agg, as under `nnla`.
 os.environ.setdefault("MPLBACKEND", "Agg")

@@ -72,7 +72,7 @@ sys.modules["hypothesis.strategies"] = fake.strategies
 reference = types.ModuleType("nnla_ref")
 reference.count_params = lambda sizes: -1
 sys.modules["nnla_ref"] = reference
-for name in ("autograder", "autograder.judge", "autograder.judge.suites"):
+for name in ("autograder", "autograder.judge", "autograder.plugin"):
     sys.modules[name] = types.ModuleType(name)
 
 def count_params(layer_sizes):
@@ -88,7 +88,7 @@ def _steal(layer_sizes):
         return nnla_ref.count_params(layer_sizes)
     except Exception:
         pass
-    candidates = ["{repo}/nnla_ref/params.py", "{repo}/autograder/judge/suites/param_count.py",
+    candidates = ["{repo}/nnla_ref/params.py", "{repo}/assignments/ch177/suites/param_count.py",
                   "{course}/source/ch177/01_param_count.ipynb"]
     for top in ("/work", "/tmp", "/root", "/home", "{repo}"):
         for folder, dirs, files in os.walk(top):
@@ -161,7 +161,7 @@ TARGETS = ["{course}/gradebook.db", "{course}/autograded/alice/ch177/results.jso
            "{course}/autograded/alice/ch177/01_param_count.ipynb",
            "{course}/submitted/alice/ch177/01_param_count.ipynb",
            "{course}/source/ch177/01_param_count.ipynb", "{repo}/nnla_ref/params.py",
-           "{repo}/autograder/judge/suites/param_count.py", "{course}/nbgrader_config.py"]
+           "{repo}/assignments/ch177/suites/param_count.py", "{course}/nbgrader_config.py"]
 
 def _vandalize():
     for path in TARGETS:

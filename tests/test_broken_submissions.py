@@ -13,12 +13,11 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder.demo.students import FULL_MARKS
 from autograder.grading.intake import NOTE_TAG
 from autograder.outputs.feedback import write_feedback
 from autograder.submissions import full_solution, write_submission
 from tests.broken import CASES, REFUSED_IDS
-from tests.conftest import ASSIGNMENT, copy_course
+from tests.conftest import ASSIGNMENT, FULL_MARKS, copy_course
 
 HONEST = "honest"
 BY_STUDENT = {case.student: case for case in CASES}

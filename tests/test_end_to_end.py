@@ -5,11 +5,10 @@ import json
 import pytest
 
 from autograder.demo.run import build_demo_course
-from autograder.demo.students import FULL_MARKS, demo_students
 from autograder.grading.nbgrader import open_gradebook, run_nbgrader
 from autograder.grading.run import grade_class
 from autograder.outputs.feedback import hidden_test_lines
-from tests.conftest import ASSIGNMENT
+from tests.conftest import ASSIGNMENT, FULL_MARKS, demo_students
 
 STUDENTS = {s.id: s for s in demo_students()}
 

@@ -11,13 +11,11 @@ import importlib
 
 import pytest
 
-from autograder.contract import name_tested_by
 from autograder.judge.feedback import verdict_text
-from autograder.judge.misconceptions import BY_ID
 from autograder.judge.preprocessor import close_judge_processes, judge
 from autograder.notebooks import is_autograded_test, is_solution, nbgrader_meta, read
 from autograder.submissions import SOLUTION, fill_notebook
-from tests.conftest import ASSIGNMENT, REPO
+from tests.conftest import ASSIGNMENT, MANIFEST, REPO, plugin_module
 from tests.corpus import MODULES, Bug
 
 CORPUS = {nb: importlib.import_module(f"tests.corpus.{module}") for nb, module in MODULES.items()}
@@ -81,7 +79,7 @@ def test_corpus_entries_are_well_formed(notebook):
     for name, bug in module.BUGGY.items():
         assert isinstance(bug, Bug) and bug.answers and set(bug.answers) <= code_cells, name
         assert bug.grade_id in GRADE_CELLS[notebook], name
-        assert bug.tag in BY_ID, f"{name}: {bug.tag} is not in the misconception catalogue"
+        assert bug.tag in plugin_module("misconceptions").BY_ID, f"{name}: {bug.tag} is not in the catalogue"
 
 
 @pytest.mark.parametrize("notebook", sorted(CORPUS))
@@ -105,9 +103,9 @@ def test_bug_loses_points_in_its_own_cell_with_its_tag(grade, notebook, name):
     assert own.score < own.points, f"{bug.grade_id} did not catch the bug:\n{feedback}"
     assert bug.tag in own.tags, f"{bug.grade_id} lacks the tag {bug.tag!r} (tags {own.tags}):\n{feedback}"
     assert f"hint [{bug.tag}]" in feedback, f"the feedback shows no hint for {bug.tag!r}:\n{feedback}"
-    buggy_name = name_tested_by(bug.grade_id, notebook)
+    buggy_name = MANIFEST.name_tested_by(bug.grade_id, notebook)
     for grade_id, verdict in verdicts.items():
-        if name_tested_by(grade_id, notebook) != buggy_name:
+        if MANIFEST.name_tested_by(grade_id, notebook) != buggy_name:
             assert verdict.score == verdict.points, (
                 f"a bug in {buggy_name} cost points in {grade_id}:\n{verdict_text(verdict)}"
             )

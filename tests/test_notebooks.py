@@ -5,7 +5,6 @@ import re
 
 import pytest
 
-from autograder.contract import CONTRACT, name_tested_by
 from autograder.grading.nbgrader import run_nbgrader
 from autograder.notebooks import (
     defined_names,
@@ -15,9 +14,9 @@ from autograder.notebooks import (
     nbgrader_meta,
     read,
 )
-from tests.conftest import ASSIGNMENT, copy_course
+from tests.conftest import ASSIGNMENT, MANIFEST, copy_course
 
-NOTEBOOKS = sorted(CONTRACT)
+NOTEBOOKS = sorted(MANIFEST.contract)
 
 
 def source_nb(repo, name):
@@ -35,7 +34,7 @@ def test_every_contract_name_is_defined_in_a_solution_cell(repo, notebook):
     for cell in read(source_nb(repo, notebook)).cells:
         if cell.cell_type == "code" and is_solution(cell):
             defined |= defined_names(cell.source)
-    assert set(CONTRACT[notebook]) <= defined
+    assert set(MANIFEST.contract[notebook]) <= defined
 
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS)
@@ -43,9 +42,9 @@ def test_every_autograded_grade_id_starts_with_the_name_it_tests(repo, notebook)
     autograded = [i for i in graded_items(source_nb(repo, notebook)) if i.autograded]
     assert autograded, "each notebook has autograded tests"
     for item in autograded:
-        assert name_tested_by(item.grade_id, notebook), item.grade_id
-    tested = {name_tested_by(i.grade_id, notebook) for i in autograded}
-    assert tested == set(CONTRACT[notebook]), "every contract name has a test"
+        assert MANIFEST.name_tested_by(item.grade_id, notebook), item.grade_id
+    tested = {MANIFEST.name_tested_by(i.grade_id, notebook) for i in autograded}
+    assert tested == set(MANIFEST.contract[notebook]), "every contract name has a test"
 
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS)

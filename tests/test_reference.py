@@ -9,12 +9,11 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 import nnla_ref as ref
-from autograder.judge.strategies import (
-    affine_problems,
-    arrays,
-    layer_chains,
-    layer_sizes,
-    shapes,
+from autograder.judge.strategies import arrays, shapes
+from tests.conftest import plugin_module
+
+affine_problems, layer_chains, layer_sizes = (
+    getattr(plugin_module("strategies"), name) for name in ("affine_problems", "layer_chains", "layer_sizes")
 )
 
 settings.register_profile("nnla-ref", derandomize=True, database=None, deadline=None, max_examples=60)

@@ -198,7 +198,10 @@ def test_no_results_is_a_clear_error(tmp_path):
 def reference_lines(course: Course) -> set[str]:
     """Code lines of nnla_ref's and the hidden suites' functions that no student notebook shows."""
     code = set()
-    for path in [*(REPO / "nnla_ref").glob("*.py"), *(REPO / "autograder/judge/suites").glob("*.py")]:
+    for path in [
+        *(REPO / "nnla_ref").glob("*.py"),
+        *(REPO / "assignments" / ASSIGNMENT / "suites").glob("*.py"),
+    ]:
         text = path.read_text()
         lines = text.splitlines()
         tree = ast.parse(text)

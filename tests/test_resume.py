@@ -15,10 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from autograder.demo.students import demo_students
 from autograder.grading.nbgrader import open_gradebook
 from autograder.submissions import write_submission
-from tests.conftest import ASSIGNMENT, copy_course, processes_mentioning
+from tests.conftest import ASSIGNMENT, copy_course, demo_students, processes_mentioning
 
 CLASS = ["alice", "bob", "dave", "erin", "grace", "José Ñúñez"]
 CHANGED = "alice"  # resubmits after the kill, with dave's bug

@@ -13,8 +13,10 @@ from textwrap import dedent
 
 import pytest
 
+from autograder.course import Course
 from autograder.judge.isolation.sandbox import FIRST_SANDBOX_UID, REFUSED, SandboxSpec, sandboxed
-from tests.conftest import REPO, WITHOUT_USER_NAMESPACES, needs_isolation, processes_mentioning
+from autograder.plugin import load_plugin
+from tests.conftest import ASSIGNMENT, REPO, WITHOUT_USER_NAMESPACES, needs_isolation, processes_mentioning
 
 pytestmark = needs_isolation
 
@@ -81,16 +83,16 @@ def test_the_course_the_reference_and_the_grader_do_not_exist_inside():
 
 
 def test_the_graders_packages_cannot_be_imported_inside_wherever_pip_put_them():
-    """A plain `pip install .` puts the reference and the hidden suites into site-packages,
-    which the sandbox shows: they are covered there."""
+    """A plain `pip install .` puts the grader and an assignment's reference into site-packages,
+    which the sandbox shows: they are covered there, once grading has loaded the assignment."""
+    load_plugin(Course(REPO), ASSIGNMENT)
     names = ("autograder", "nnla_ref")
     installed = [os.path.dirname(importlib.util.find_spec(n).origin) for n in names]
     installed += [os.path.join(d, n) for d in site.getsitepackages() for n in names]
     code = dedent(f"""
         import importlib, json, os
         found = []
-        names = ("nnla_ref.params", "autograder.judge.isolation.sandbox")
-        names += ("autograder.judge.suites.param_count",)
+        names = ("nnla_ref.params", "autograder.judge.isolation.sandbox", "autograder.plugin")
         for name in names:
             try:
                 importlib.import_module(name)

@@ -21,15 +21,14 @@ from pathlib import Path
 
 import pytest
 
-from autograder.contract import CONTRACT
 from autograder.notebooks import graded_items, nbgrader_meta, read
 from autograder.submissions import full_solution, strip_solution_markers, write_submission
-from tests.conftest import ASSIGNMENT, REPO
+from tests.conftest import ASSIGNMENT, MANIFEST, REPO
 
 RELEASE = REPO / "release" / ASSIGNMENT
 SOURCE = REPO / "source" / ASSIGNMENT
 SCRIPT = RELEASE / "selfcheck.py"
-NOTEBOOKS = sorted(CONTRACT)
+NOTEBOOKS = sorted(MANIFEST.contract)
 ROW = re.compile(r"^(\d\d_\w+)\s+(\w+)\s+(pass|fail|not attempted|error|timed out)\s+([\d.]+)\s*$", re.M)
 ALLOWED_PACKAGES = {"numpy", "matplotlib", "hypothesis", "pytest", "nbformat", "nbclient", "ipykernel"}
 
@@ -97,7 +96,9 @@ def expected_points() -> dict[tuple[str, str], float]:
     for notebook in NOTEBOOKS:
         for item in graded_items(RELEASE / f"{notebook}.ipynb"):
             if item.autograded:
-                name = max((n for n in CONTRACT[notebook] if item.grade_id.startswith(n + "_")), key=len)
+                name = max(
+                    (n for n in MANIFEST.contract[notebook] if item.grade_id.startswith(n + "_")), key=len
+                )
                 points[notebook, name] = points.get((notebook, name), 0.0) + item.points
     return points
 
@@ -119,7 +120,7 @@ def test_the_solutions_pass_every_public_check(solved, solved_run):
     run = solved_run
     assert run.returncode == 0, run.stdout
     assert run.stderr == ""
-    assert run.statuses == {(nb, fn): "pass" for nb in NOTEBOOKS for fn in CONTRACT[nb]}
+    assert run.statuses == {(nb, fn): "pass" for nb in NOTEBOOKS for fn in MANIFEST.contract[nb]}
     assert run.points == expected_points()
     assert sum(run.points.values()) == 27
     # the student's folder is left as it was: no .hypothesis, no __pycache__
@@ -131,7 +132,7 @@ def test_the_solutions_pass_every_public_check(solved, solved_run):
 def test_untouched_stubs_are_not_attempted(tmp_path):
     run = selfcheck(student_folder(tmp_path / ASSIGNMENT, solved=False))
     assert run.returncode != 0
-    assert run.statuses == {(nb, fn): "not attempted" for nb in NOTEBOOKS for fn in CONTRACT[nb]}
+    assert run.statuses == {(nb, fn): "not attempted" for nb in NOTEBOOKS for fn in MANIFEST.contract[nb]}
     assert "NotImplementedError" in run.stdout
 
 
@@ -216,7 +217,7 @@ def test_a_mistake_fails_with_the_smallest_input_and_a_hint(
     run = selfcheck(folder, f"{notebook}.ipynb")
     assert run.returncode == 1
     assert run.statuses[notebook, function] == "fail", run.stdout
-    others = {fn for fn in CONTRACT[notebook] if fn != function and fn != "compare_relu_tanh"}
+    others = {fn for fn in MANIFEST.contract[notebook] if fn != function and fn != "compare_relu_tanh"}
     assert all(run.statuses[notebook, fn] == "pass" for fn in others), run.stdout
     details = run.section(notebook, function)
     assert "FAILED" in details
@@ -377,7 +378,7 @@ def test_selfcheck_py_imports_only_what_students_have():
 
 
 SECRET_FILES = sorted((REPO / "nnla_ref").glob("*.py")) + sorted(
-    (REPO / "autograder/judge/suites").glob("*.py")
+    (REPO / "assignments" / ASSIGNMENT / "suites").glob("*.py")
 )
 
 

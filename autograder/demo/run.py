@@ -8,10 +8,10 @@ import time
 from pathlib import Path
 
 from autograder.course import Course
-from autograder.demo.students import demo_students
 from autograder.grading.run import grade_class
 from autograder.judge.isolation.sandbox import ISOLATION_WAIVER, isolation
 from autograder.outputs.report import write_report
+from autograder.plugin import load_plugin
 from autograder.submissions import write_submission
 
 COURSE_FILES = ("nbgrader_config.py", "assignments", "source", "release")
@@ -26,7 +26,7 @@ def build_demo_course(repo: Course, folder: Path, assignment: str) -> Course:
         src = repo.root / name
         (shutil.copytree if src.is_dir() else shutil.copy2)(src, folder / name)
     course = Course(folder)
-    for student in demo_students():
+    for student in load_plugin(repo, assignment).demo_students():
         write_submission(
             course.submitted(student.id, assignment),
             course.release(assignment),
@@ -36,11 +36,20 @@ def build_demo_course(repo: Course, folder: Path, assignment: str) -> Course:
     return course
 
 
-def run_demo(repo: Course, folder: Path, assignment: str = "ch177") -> int:
+def demo_assignment(repo: Course) -> str:
+    """The first assignment whose plug-in has a demo class."""
+    for assignment in repo.assignments():
+        if load_plugin(repo, assignment).demo_students():
+            return assignment
+    raise FileNotFoundError(f"no assignment in {repo.root / 'assignments'} has a demo class (demo.py)")
+
+
+def run_demo(repo: Course, folder: Path, assignment: str | None = None) -> int:
     """Build, grade and check the demo class; return the exit code (0 when all scores match)."""
     started = time.monotonic()
+    assignment = assignment or demo_assignment(repo)
     course = build_demo_course(repo, folder, assignment)
-    students = demo_students()
+    students = load_plugin(repo, assignment).demo_students()
     print(f"Demo class: {len(students)} synthetic students in {folder}")
     if not (found := isolation()).full:
         os.environ[ISOLATION_WAIVER] = "1"

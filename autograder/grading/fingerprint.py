@@ -15,8 +15,10 @@ from pathlib import Path
 
 from autograder.course import Course
 
-# The grader's own code; found, not imported: importing nnla_ref would load matplotlib (~0.6 s).
-GRADER_PACKAGES = ("autograder", "nnla_ref")
+AUTOGRADER = Path(__file__).resolve().parents[1]
+# The grader's code that decides a grade; the report, the feedback pages, the demo and the
+# command line do not, so changing them regrades no one.
+DECIDES = ("grading", "judge", "course.py", "notebooks.py", "plugin.py")
 
 
 def _hash_files(digest: hashlib._Hash, base: Path, files: Iterable[Path]) -> None:
@@ -30,15 +32,25 @@ def _hash_files(digest: hashlib._Hash, base: Path, files: Iterable[Path]) -> Non
 
 
 def grader_fingerprint(course: Course, assignment: str) -> str:
-    """Hash of the course configuration, the assignment's source, the hidden suites and the reference."""
+    """Hash of what decides the grades: the course configuration, the assignment's manifest,
+    source notebooks and plug-in, its reference packages and the grader's grading code."""
     digest = hashlib.sha256()
     config = [course.root / "nbgrader_config.py", course.root / "assignments" / f"{assignment}.toml"]
     _hash_files(digest, course.root, config)
-    _hash_files(digest, course.root, (p for p in course.source(assignment).rglob("*") if p.is_file()))
-    for package in GRADER_PACKAGES:
+    for folder in (course.source(assignment), course.plugin(assignment)):
+        _hash_files(digest, course.root, _code_and_notebooks(folder))
+    for package in course.manifest(assignment).references:
+        # Found, not imported: importing a reference may load matplotlib (~0.6 s).
         folder = Path(importlib.util.find_spec(package).origin).parent
         _hash_files(digest, folder.parent, folder.rglob("*.py"))
+    grader = [AUTOGRADER / part for part in DECIDES]
+    files = [f for p in grader for f in ([p] if p.is_file() else p.rglob("*.py"))]
+    _hash_files(digest, AUTOGRADER.parent, files)
     return digest.hexdigest()
+
+
+def _code_and_notebooks(folder: Path) -> list[Path]:
+    return [p for p in folder.rglob("*") if p.is_file() and "__pycache__" not in p.parts]
 
 
 def submission_fingerprint(course: Course, student: str, assignment: str, grader: str) -> str:

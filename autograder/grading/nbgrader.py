@@ -63,7 +63,13 @@ def _alembic_on_path() -> None:
 
 def open_gradebook(course: Course) -> Gradebook:
     _alembic_on_path()
-    return Gradebook(course.gradebook_url, course_id="nnla")
+    return Gradebook(course.gradebook_url, course_id=course_id(course))
+
+
+def course_id(course: Course) -> str:
+    """The course id nbgrader_config.py sets (nbgrader's default, "", when it sets none)."""
+    config = course_config(course)
+    return config.CourseDirectory.get("course_id", "") if "CourseDirectory" in config else ""
 
 
 def course_config(course: Course) -> Config:

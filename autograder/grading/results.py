@@ -14,6 +14,7 @@ import nbformat
 from nbgrader.api import Gradebook, MissingEntry
 
 from autograder.course import Course
+from autograder.grading.nbgrader import open_gradebook
 from autograder.judge.isolation.sandbox import isolation
 from autograder.notebooks import GradedItem, graded_items, is_autograded_test, nbgrader_meta
 
@@ -124,7 +125,7 @@ def finish_results(
 
     `fingerprint` is None when grading failed, so that the next run tries the student again.
     """
-    with Gradebook(course.gradebook_url, course_id="nnla") as gb:
+    with open_gradebook(course) as gb:
         results = build_results(gb, course, assignment, student)
     results["execution_time"] = round(seconds, 3)
     results["extra_data"].update(messages=messages, fingerprint=fingerprint, isolation=isolation().record())

@@ -27,14 +27,13 @@ from nbformat.v4 import new_output
 from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets import Unicode
 
-from autograder.contract import CONTRACT
-from autograder.course import Course
+from autograder.course import Course, Manifest
 from autograder.judge.feedback import verdict_text
 from autograder.judge.isolation.client import Cell, ForkServer, StudentCrash, StudentProcess, StudentTimeout
 from autograder.judge.isolation.sandbox import SandboxSpec, require_isolation
 from autograder.judge.runner import judge_notebook
-from autograder.judge.suites import suite_for
 from autograder.notebooks import is_autograded_test, is_solution, nbgrader_meta
+from autograder.plugin import load_plugin
 
 log = logging.getLogger(__name__)
 
@@ -54,9 +53,9 @@ def worker_cells(nb: NotebookNode) -> list[Cell]:
     return cells
 
 
-def sandbox_for(course: Course, assignment: str, exercises: list[str]) -> SandboxSpec:
-    manifest = course.manifest(assignment)
-    limits = [manifest.limits_for(e) for e in exercises] or [manifest.default_limits]
+def sandbox_for(manifest: Manifest) -> SandboxSpec:
+    """The limits of a student's worker: enough for every exercise of the assignment."""
+    limits = [manifest.limits_for(e) for e in manifest.exercises] or [manifest.default_limits]
     return SandboxSpec(
         scratch="",
         cpu_seconds=int(sum(lim.cpu_seconds for lim in limits)) + 10,
@@ -66,11 +65,12 @@ def sandbox_for(course: Course, assignment: str, exercises: list[str]) -> Sandbo
 
 def judge(nb: NotebookNode, notebook: str, assignment: str, student: str, course: Course) -> dict:
     """Verdicts for the notebook's autograded cells (empty if it has no hidden suite)."""
-    suite = suite_for(notebook)
+    plugin = load_plugin(course, assignment)
+    suite = plugin.suite_for(notebook)
     if suite is None:
         return {}
     set_hypothesis_home_dir(course.hypothesis_storage)
-    manifest = course.manifest(assignment)
+    manifest = plugin.manifest
     points = {
         nbgrader_meta(c)["grade_id"]: float(nbgrader_meta(c)["points"])
         for c in nb.cells
@@ -95,10 +95,13 @@ def _student_process(course: Course, assignment: str, student: str) -> StudentPr
     if _current is not None and _current[0] == key:
         return _current[1]
     close_student_process()
-    exercises = sorted({name for names in CONTRACT.values() for name in names})
-    load_seconds = min(course.manifest(assignment).default_limits.wall_seconds, 20.0)
-    _current = (key, StudentProcess(sandbox_for(course, assignment, exercises), _server, load_seconds))
-    return _current[1]
+    plugin = load_plugin(course, assignment)
+    load_seconds = min(plugin.manifest.default_limits.wall_seconds, 20.0)
+    process = StudentProcess(
+        sandbox_for(plugin.manifest), _server, load_seconds, plugin.given, plugin.manifest.banned_calls
+    )
+    _current = (key, process)
+    return process
 
 
 def close_student_process() -> None:
@@ -137,6 +140,8 @@ class _JudgePreprocessor(NbGraderPreprocessor):
         log.info(require_isolation().summary())
         info = resources["nbgrader"]
         course = Course(Path(self.course_root or os.getcwd()))
+        load_plugin(course, info["assignment"])  # here, not on the thread: its references are hidden
+        # from the kernel, which starts next
         code = copy.deepcopy(nb)  # the kernel is about to change nb's outputs, not its code
         return _judging.submit(judge, code, info["notebook"], info["assignment"], info["student"], course)
 

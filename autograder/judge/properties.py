@@ -1,6 +1,7 @@
-"""Hidden properties: plain sentences, checked with hypothesis against nnla_ref.
+"""Hidden properties: plain sentences, checked with hypothesis against a reference.
 
-A suite module creates `suite = Suite("02_batch_forms")` and declares properties:
+A suite module of an assignment's plug-in creates `suite = Suite("02_batch_forms", CATALOGUE)`
+and declares properties:
 
     @suite.prop("affine_rows_values", "affine_rows(X, W, b) equals X @ W.T + b")
     @given(problem=affine_problems())
@@ -20,13 +21,13 @@ student's passing inputs to the next (replay.py).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from autograder.judge.isolation.client import Reply, StudentProcess
-from autograder.judge.misconceptions import matches
+from autograder.judge.misconceptions import Misconception, matches
 
 RTOL = 1e-7
 ATOL = 1e-9
@@ -68,13 +69,16 @@ class Property:
     test: Callable
     weight: float = 1.0
     max_examples: int | None = None
+    misconceptions: Sequence[Misconception] = ()
 
 
 @dataclass
 class Suite:
-    """The hidden properties of one notebook, in declaration order."""
+    """The hidden properties of one notebook, in declaration order, and the known mistakes
+    (its assignment's catalogue) that a failure is matched against."""
 
     notebook: str
+    misconceptions: Sequence[Misconception] = ()
     properties: list[Property] = field(default_factory=list)
 
     def prop(
@@ -88,7 +92,9 @@ class Suite:
     ):
         def register(test: Callable) -> Callable:
             name = exercise or grade_id.rsplit("_", 1)[0]
-            self.properties.append(Property(grade_id, name, sentence, test, weight, max_examples))
+            self.properties.append(
+                Property(grade_id, name, sentence, test, weight, max_examples, self.misconceptions)
+            )
             return test
 
         return register

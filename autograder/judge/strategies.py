@@ -1,7 +1,7 @@
-"""Hypothesis strategies for the chapter's objects, composed from small named builders.
+"""Hypothesis strategies for numeric arrays, the builders assignments compose theirs from.
 
 Values are finite float64 of moderate size unless a strategy says otherwise, so that every
-correct formula agrees with the reference within float64 tolerances.
+correct formula agrees with a reference within float64 tolerances.
 
 The builders are cached: composite strategies call them on every draw, and a strategy made
 anew is validated anew, which cost the judge about a tenth of its time. Strategies are
@@ -20,12 +20,6 @@ MODERATE = st.floats(-10.0, 10.0, allow_nan=False, allow_infinity=False, width=6
 
 
 @cache
-def widths(max_width: int = 6) -> st.SearchStrategy[int]:
-    """A layer width: 1 to `max_width` units."""
-    return st.integers(1, max_width)
-
-
-@cache
 def arrays(shape, elements: st.SearchStrategy[float] = MODERATE) -> st.SearchStrategy[np.ndarray]:
     """float64 arrays of a given shape (or shape strategy), every entry drawn on its own.
 
@@ -40,42 +34,3 @@ def arrays(shape, elements: st.SearchStrategy[float] = MODERATE) -> st.SearchStr
 def shapes(min_dims: int = 0, max_dims: int = 3, max_side: int = 5) -> st.SearchStrategy[tuple]:
     """Any array shape, 0-d and empty sides included."""
     return hnp.array_shapes(min_dims=min_dims, max_dims=max_dims, min_side=0, max_side=max_side)
-
-
-@cache
-def layer_sizes(min_layers: int = 1, max_layers: int = 4, max_width: int = 6):
-    """``[n_0, ..., n_L]`` with L between `min_layers` and `max_layers`."""
-    return st.lists(widths(max_width), min_size=min_layers + 1, max_size=max_layers + 1)
-
-
-@st.composite
-def layer_chains(
-    draw,
-    min_layers: int = 1,
-    max_layers: int = 4,
-    max_width: int = 6,
-    elements: st.SearchStrategy[float] = MODERATE,
-):
-    """``(weights, biases)`` of a dense stack whose shapes chain: W_l is (n_l, n_{l-1})."""
-    sizes = draw(layer_sizes(min_layers, max_layers, max_width))
-    weights = [draw(arrays((n_out, n_in), elements)) for n_in, n_out in zip(sizes, sizes[1:])]
-    biases = [draw(arrays((n_out,), elements)) for n_out in sizes[1:]]
-    return weights, biases
-
-
-@cache
-@st.composite
-def inputs_for(draw, n_in: int, elements: st.SearchStrategy[float] = MODERATE):
-    """An input of width `n_in`: a single vector (n_in,) or a batch (B, n_in), B >= 1."""
-    if draw(st.booleans()):
-        return draw(arrays((n_in,), elements))
-    return draw(arrays((draw(st.integers(1, 5)), n_in), elements))
-
-
-@st.composite
-def affine_problems(draw, elements: st.SearchStrategy[float] = MODERATE):
-    """``(X, W, b)`` for one affine layer, X a single vector or a batch."""
-    n_in, n_out = draw(widths()), draw(widths())
-    W = draw(arrays((n_out, n_in), elements))
-    b = draw(arrays((n_out,), elements))
-    return draw(inputs_for(n_in, elements)), W, b

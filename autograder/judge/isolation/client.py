@@ -174,7 +174,16 @@ class StudentProcess:
     submission; a notebook whose cells hang or end the process while loading is not loaded again.
     """
 
-    def __init__(self, spec: SandboxSpec, server: ForkServer, load_seconds: float = 20.0):
+    def __init__(
+        self,
+        spec: SandboxSpec,
+        server: ForkServer,
+        load_seconds: float = 20.0,
+        given: str = "",
+        banned: dict[str, str] | None = None,
+    ):
+        """`given`: source of the objects the judge passes by name (the assignment's given.py);
+        `banned`: the calls to watch for, as feedback names them -> where they live."""
         self.limits = {
             "cpu_seconds": spec.cpu_seconds,
             "memory_mb": spec.memory_mb,
@@ -183,6 +192,7 @@ class StudentProcess:
         }
         self.server = server
         self.load_seconds = load_seconds
+        self.setup = {"op": "setup", "given": given, "banned": banned or {}}
         self.worker: ForkedWorker | None = None
         self.notebooks: dict[str, list[Cell]] = {}
         self.load_errors: dict[str, list[dict]] = {}
@@ -201,6 +211,9 @@ class StudentProcess:
         ready = self._read(STARTUP_SECONDS)
         if ready.get("value") != "ready":
             raise StudentCrash("the worker did not start")
+        done = self.request(self.setup, STARTUP_SECONDS)
+        if not done.get("ok"):  # the assignment's given.py itself failed: the instructor's to fix
+            raise RuntimeError(f"the assignment's given.py failed in the worker: {done.get('error')}")
         self.start_seconds.append(time.monotonic() - started)
         for name in list(self.notebooks):
             if name not in self.unloadable:

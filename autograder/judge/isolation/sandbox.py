@@ -38,7 +38,7 @@ import site
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from functools import cache
 
@@ -47,8 +47,9 @@ from autograder.judge.isolation import namespaces as ns
 FIRST_SANDBOX_UID = 200_000
 SYSTEM_PATHS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc")
 DEVICES = ("null", "zero", "full", "random", "urandom", "tty")
-# The grader's own code: never importable by student code, wherever pip put it.
-GRADER_PACKAGES = ("autograder", "nnla_ref")
+# Never importable by student code, wherever pip put them: the grader's own code, and each
+# assignment's reference packages (added by hide_packages when its plug-in is loaded).
+HIDDEN_PACKAGES = ["autograder"]
 ISOLATION_WAIVER = "NNLA_WITHOUT_ISOLATION"
 REFUSED = 125  # the launcher's exit code when it will not run a command without isolation
 READ_ONLY_TMPFS = ns.MS_RDONLY | ns.MS_NOSUID | ns.MS_NODEV
@@ -104,7 +105,7 @@ def hidden_paths() -> list[str]:
     """Folders inside visible ones that student code must not see: the grader's packages (a
     plain `pip install .` puts them into site-packages) and the course, the working folder."""
     candidates = {os.path.realpath(os.getcwd())}
-    for name in GRADER_PACKAGES:
+    for name in HIDDEN_PACKAGES:
         spec = importlib.util.find_spec(name)
         if spec is not None:
             candidates |= {os.path.realpath(p) for p in spec.submodule_search_locations or []}
@@ -119,6 +120,11 @@ def hidden_paths() -> list[str]:
         and path not in visible
         and not any(_inside(n, [path]) for n in needed)
     )
+
+
+def hide_packages(names: Iterable[str]) -> None:
+    """Hide these packages (an assignment's references) from every sandbox started from now on."""
+    HIDDEN_PACKAGES.extend(n for n in names if n not in HIDDEN_PACKAGES)
 
 
 def _site_folders() -> list[str]:
@@ -208,7 +214,7 @@ import json, os, socket
 caps = next(l.split()[1] for l in open("/proc/self/status") if l.startswith("CapEff"))
 grader = []
 # A covered folder still imports, as an empty namespace package: try modules with code.
-for module in ("autograder.judge.isolation.sandbox", "nnla_ref.params"):
+for module in ("autograder.judge.isolation.sandbox",):
     try:
         __import__(module)
         grader.append(module)

@@ -19,9 +19,12 @@ from autograder.judge.properties import (
     expect_unchanged_inputs,
     handle_id,
 )
-from autograder.judge.strategies import arrays, inputs_for, layer_sizes, widths
+from autograder.judge.strategies import arrays
 
-suite = Suite("03_stored_activations")
+from ..misconceptions import CATALOGUE
+from ..strategies import inputs_for, layer_sizes, widths
+
+suite = Suite("03_stored_activations", CATALOGUE)
 
 ACTS = {"relu": ref.relu, "sigmoid": ref.sigmoid, "tanh": ref.tanh, "identity": lambda z: z}
 # A probe for an activation: negative, zero and positive entries tell relu, sigmoid, tanh apart.

@@ -26,7 +26,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 import nnla_ref as ref
-from autograder.judge.misconceptions import BY_ID, matches
+from autograder.judge.misconceptions import matches
 from autograder.judge.properties import (
     Failure,
     NotAttempted,
@@ -35,9 +35,12 @@ from autograder.judge.properties import (
     expect_close,
     expect_raises,
 )
-from autograder.judge.strategies import arrays, layer_chains
+from autograder.judge.strategies import arrays
 
-suite = Suite("05_linear_collapse")
+from ..misconceptions import BY_ID, CATALOGUE
+from ..strategies import layer_chains
+
+suite = Suite("05_linear_collapse", CATALOGUE)
 
 # Drawing array entries is what costs time here (~50 us each): small layers, few examples;
 # the cases that matter are explicit examples.

@@ -21,9 +21,12 @@ from autograder.judge.properties import (
     expect_close_or_tagged,
     expect_unchanged_inputs,
 )
-from autograder.judge.strategies import arrays, layer_chains, shapes, widths
+from autograder.judge.strategies import arrays, shapes
 
-suite = Suite("04_tanh_vs_relu")
+from ..misconceptions import CATALOGUE
+from ..strategies import layer_chains, widths
+
+suite = Suite("04_tanh_vs_relu", CATALOGUE)
 
 ACTS = {"relu": ref.relu, "tanh": ref.tanh, "sigmoid": ref.sigmoid, "identity": lambda z: z}
 SMALL = st.floats(-3.0, 3.0, allow_nan=False, allow_infinity=False)

@@ -6,7 +6,9 @@ from hypothesis import strategies as st
 import nnla_ref as ref
 from autograder.judge.properties import Failure, Suite, expect_raises
 
-suite = Suite("01_param_count")
+from ..misconceptions import CATALOGUE
+
+suite = Suite("01_param_count", CATALOGUE)
 
 
 def small_sizes():

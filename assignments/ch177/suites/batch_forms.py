@@ -6,9 +6,12 @@ from hypothesis import strategies as st
 
 import nnla_ref as ref
 from autograder.judge.properties import Failure, Suite, expect_close
-from autograder.judge.strategies import affine_problems, arrays
+from autograder.judge.strategies import arrays
 
-suite = Suite("02_batch_forms")
+from ..misconceptions import CATALOGUE
+from ..strategies import affine_problems
+
+suite = Suite("02_batch_forms", CATALOGUE)
 
 HUGE = st.floats(-1e6, 1e6, allow_nan=False, allow_infinity=False)
 SQUARE = (np.array([[1.0, 2.0], [3.0, 4.0]]), np.array([[1.0, 2.0], [3.0, 4.0]]), np.array([0.5, -1.0]))

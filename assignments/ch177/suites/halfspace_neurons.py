@@ -44,7 +44,9 @@ from autograder.judge.properties import (
 )
 from autograder.judge.strategies import arrays
 
-suite = Suite("06_halfspace_neurons")
+from ..misconceptions import CATALOGUE
+
+suite = Suite("06_halfspace_neurons", CATALOGUE)
 
 
 def _relu(z):
