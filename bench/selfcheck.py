@@ -34,7 +34,8 @@ ASSIGNMENT = "ch177"
 def student_folder(dest: Path) -> Path:
     release, source = REPO / "release" / ASSIGNMENT, REPO / "source" / ASSIGNMENT
     write_submission(dest, release, source, full_solution(source))
-    shutil.copy2(release / "selfcheck.py", dest)
+    for name in ("selfcheck.py", "public_checks.py"):
+        shutil.copy2(release / name, dest)
     return dest
 
 

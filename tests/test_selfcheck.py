@@ -27,7 +27,9 @@ from tests.conftest import ASSIGNMENT, MANIFEST, REPO
 
 RELEASE = REPO / "release" / ASSIGNMENT
 SOURCE = REPO / "source" / ASSIGNMENT
-SCRIPT = RELEASE / "selfcheck.py"
+SCRIPT = RELEASE / "selfcheck.py"  # the engine, the same for every assignment
+CHECKS = RELEASE / "public_checks.py"  # this assignment's public checks
+ENGINE = REPO / "autograder" / "check" / "selfcheck.py"  # the canonical engine
 NOTEBOOKS = sorted(MANIFEST.contract)
 ROW = re.compile(r"^(\d\d_\w+)\s+(\w+)\s+(pass|fail|not attempted|error|timed out)\s+([\d.]+)\s*$", re.M)
 ALLOWED_PACKAGES = {"numpy", "matplotlib", "hypothesis", "pytest", "nbformat", "nbclient", "ipykernel"}
@@ -81,6 +83,7 @@ def student_folder(dest: Path, changes: dict[str, dict[str, str]] | None = None,
         answers.setdefault(notebook, {}).update(cells)
     write_submission(dest, RELEASE, SOURCE, answers)
     shutil.copy2(SCRIPT, dest)
+    shutil.copy2(CHECKS, dest)
     return dest
 
 
@@ -125,7 +128,7 @@ def test_the_solutions_pass_every_public_check(solved, solved_run):
     assert sum(run.points.values()) == 27
     # the student's folder is left as it was: no .hypothesis, no __pycache__
     assert sorted(p.name for p in solved.iterdir()) == sorted(
-        [*(f"{nb}.ipynb" for nb in NOTEBOOKS), "selfcheck.py"]
+        [*(f"{nb}.ipynb" for nb in NOTEBOOKS), "selfcheck.py", "public_checks.py"]
     )
 
 
@@ -355,6 +358,7 @@ def test_the_cell_only_prints_a_line_without_selfcheck_py_or_while_grading(tmp_p
         "selfcheck.py is not in this folder, so there is nothing to check here."
     )
     shutil.copy2(SCRIPT, tmp_path)
+    shutil.copy2(CHECKS, tmp_path)
     monkeypatch.setenv("NNLA_AUTOGRADE", "1")  # as the grader's kernel has it
     started = time.monotonic()
     assert "does not run while notebooks are being graded" in run_cell(cell.source, tmp_path)
@@ -364,8 +368,9 @@ def test_the_cell_only_prints_a_line_without_selfcheck_py_or_while_grading(tmp_p
 # ------------------------------------------------------------------------------ no leaks
 
 
-def test_selfcheck_py_imports_only_what_students_have():
-    text = SCRIPT.read_text()
+@pytest.mark.parametrize("script", [SCRIPT, CHECKS], ids=lambda p: p.name)
+def test_the_released_self_check_imports_only_what_students_have(script):
+    text = script.read_text()
     assert "nnla_ref" not in text and "autograder" not in text
     imported = set()
     for node in ast.walk(ast.parse(text)):
@@ -373,8 +378,14 @@ def test_selfcheck_py_imports_only_what_students_have():
             imported |= {alias.name.split(".")[0] for alias in node.names}
         elif isinstance(node, ast.ImportFrom) and node.level == 0:
             imported.add(node.module.split(".")[0])
-    assert imported - sys.stdlib_module_names <= ALLOWED_PACKAGES, imported
-    assert SCRIPT.read_bytes() == (SOURCE / "selfcheck.py").read_bytes()
+    local = {"selfcheck", "public_checks"}  # each other, side by side in the assignment folder
+    assert imported - sys.stdlib_module_names - local <= ALLOWED_PACKAGES, imported
+    assert script.read_bytes() == (SOURCE / script.name).read_bytes()
+
+
+def test_the_released_engine_is_the_canonical_one():
+    """One engine for every assignment: what is released is autograder/check/selfcheck.py."""
+    assert SCRIPT.read_bytes() == ENGINE.read_bytes()
 
 
 SECRET_FILES = sorted((REPO / "nnla_ref").glob("*.py")) + sorted(
