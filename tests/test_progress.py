@@ -39,9 +39,18 @@ def test_a_terminal_gets_a_bar_with_rate_and_time_left():
     progress = Progress(4, stream=screen, width=8)
     progress.student_done(reply("alice", 27))
     last = screen.getvalue().split("\r")[-1]
-    assert "[##------] 1/4" in last
-    assert "students/min" in last and "left" in last
-    assert "\x1b[2K" in last, "the bar redraws its line in place"
+    assert " 1/4 " in last and "#" in last
+    assert "student" in last and "left" in last
+    assert "[1/4] alice" not in screen.getvalue(), "on a terminal the bar says it; no line per student"
+
+
+def test_a_terminal_shows_a_students_messages_above_the_bar():
+    screen = Terminal()
+    progress = Progress(2, stream=screen)
+    progress.student_done(reply("bob", 20, ["03_stored_activations.ipynb: was not submitted"]))
+    progress.close()
+    said = "[1/2] bob: 20/27 in 2.5 s\n    03_stored_activations.ipynb: was not submitted"
+    assert said in screen.getvalue()
 
 
 def test_a_failed_student_shows_the_last_line_of_the_error():

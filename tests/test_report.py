@@ -181,7 +181,7 @@ def test_student_text_is_escaped_and_missing_times_are_said(graded, tmp_path):
     report = write_report(course, ASSIGNMENT)
     page = report.html.read_text(encoding="utf-8")
     assert "<b>x" not in page and "<script" not in page
-    assert "&lt;b&gt;x &amp; &quot;y&quot; [1]" in page
+    assert "&lt;b&gt;x &amp; &#34;y&#34; [1]" in page  # as Jinja2 (markupsafe) escapes it
     assert "&lt;script&gt;alert(1)&lt;/script&gt; renamed 01_param_count.ipynb" in page
     assert report.times == {odd: 12.5}
     assert "Grading time recorded for 1 of 6 submissions" in page and "5 without one are left out" in page

@@ -1,24 +1,37 @@
-"""Progress of a grading run: a bar with rate and time left on a terminal, log lines otherwise."""
+"""Progress of a grading run: tqdm's bar on a terminal, one log line per student otherwise."""
 
 from __future__ import annotations
 
 import sys
-import time
 from typing import TextIO
+
+from tqdm import tqdm
+
+BAR = "{bar} {n}/{total}  {rate_fmt}  {remaining} left"
 
 
 class Progress:
-    """Reports each graded student; `total` is the number of students this run grades."""
+    """Reports each graded student; `total` is the number of students this run grades.
+
+    On a terminal the bar stays at the bottom and only what a student's grading had to say (its
+    messages, a failure) is printed above it; in a log every student gets a line.
+    """
 
     def __init__(self, total: int, stream: TextIO | None = None, width: int = 30):
         self.total = total
         self.stream = stream or sys.stderr
-        self.tty = self.stream.isatty()
-        self.width = width
         self.done = 0
-        self.started = time.monotonic()
-        if self.tty and total:
-            self._draw_bar()
+        self.bar = tqdm(
+            total=total,
+            file=self.stream,
+            unit="student",
+            bar_format=BAR,
+            ncols=width + 50,
+            ascii=" #",
+            smoothing=0,
+            mininterval=0,  # one redraw per student: they are few and far between
+            disable=not (self.stream.isatty() and total),
+        )
 
     def student_done(self, reply: dict) -> None:
         self.done += 1
@@ -27,35 +40,15 @@ class Progress:
         notes = [f"    {m}" for m in reply.get("messages", [])]
         if not reply.get("ok", False):
             notes.append(f"    grading failed: {_last_line(reply.get('error', ''))}")
-        if self.tty:
-            self._print_above_bar([line, *notes] if notes else [])
-            self._draw_bar()
-        else:
+        if self.bar.disable:
             print("\n".join([line, *notes]), file=self.stream, flush=True)
+            return
+        if notes:
+            self.bar.write("\n".join([line, *notes]), file=self.stream)
+        self.bar.update(1)
 
     def close(self) -> None:
-        if self.tty and self.total:
-            print(file=self.stream, flush=True)
-
-    def _print_above_bar(self, lines: list[str]) -> None:
-        for line in lines:
-            print(f"\r\x1b[2K{line}", file=self.stream)
-
-    def _draw_bar(self) -> None:
-        elapsed = time.monotonic() - self.started
-        rate = self.done / elapsed if elapsed > 0 else 0.0
-        left = (self.total - self.done) / rate if rate else 0.0
-        filled = round(self.width * self.done / self.total)
-        bar = "#" * filled + "-" * (self.width - filled)
-        self.stream.write(
-            f"\r\x1b[2K[{bar}] {self.done}/{self.total}  {60 * rate:.1f} students/min  {_clock(left)} left"
-        )
-        self.stream.flush()
-
-
-def _clock(seconds: float) -> str:
-    minutes, secs = divmod(round(seconds), 60)
-    return f"{minutes // 60}:{minutes % 60:02d}:{secs:02d}" if minutes >= 60 else f"{minutes}:{secs:02d}"
+        self.bar.close()
 
 
 def _last_line(text: str) -> str:

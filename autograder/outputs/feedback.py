@@ -20,6 +20,7 @@ import nbformat
 
 from autograder.course import Course
 from autograder.grading.nbgrader import glob_literal, run_nbgrader
+from autograder.outputs.pages import render
 
 FEEDBACK_PREPROCESSORS = [
     "nbgrader.preprocessors.ClearHiddenTests",
@@ -79,49 +80,25 @@ def _selections(chosen: list[str], everyone: list[str]) -> list[list[str]]:
 
 
 def summary_html(results: dict, student: str, assignment: str) -> str:
-    """The student's page from results.json: messages, score, each test's verdict and feedback."""
+    """The student's page from results.json: messages, score, each test's verdict and feedback
+    (templates/summary.html.j2, which escapes every value)."""
     extra = results.get("extra_data", {})
-    e = html.escape
-    messages = "".join(f"<li>{e(str(m))}</li>" for m in extra.get("messages") or [])
-    parts = [f'<ul class="messages">{messages}</ul>'] if messages else []
-    late = float(extra.get("late_penalty") or 0)
-    parts.append(
-        f"<p class=score>Autograded score: <b>{results['score']:g} / {results['max_score']:g}</b>"
-        + (f" (late penalty {late:g})" if late else "")
-        + "</p>"
-    )
-    notebook = None
+    notebooks: dict[str, list[dict]] = {}
     for test in results["tests"]:
-        if test["notebook"] != notebook:
-            notebook = test["notebook"]
-            parts.append(f"<h2>{e(notebook)}</h2>")
         score, top = test["score"], test["max_score"]
         verdict = "passed" if score >= top else "partial credit" if score > 0 else "failed"
-        tags = ", ".join(f"<code>{e(t)}</code>" for t in test.get("tags", []))
-        parts.append(
-            f'<div class="{verdict.split()[0]}"><h3>{e(test["name"])}: {score:g} / {top:g}, {verdict}</h3>'
-            + (f"<p>Matches a known mistake: {tags}</p>" if tags else "")
-            + f"<pre>{e(test['output'])}</pre></div>"
-        )
-    manual = extra.get("manually_graded", [])
-    if manual:
-        items = "".join(
-            f"<li>{e(m['name'])} ({e(m['notebook'])}): "
-            + ("waits for a grader" if m.get("score") is None else f"{m['score']:g}")
-            + f" / {m['max_score']:g}</li>"
-            for m in manual
-        )
-        parts.append(f"<h2>Graded by hand</h2><ul>{items}</ul>")
-    title = f"Feedback on {e(assignment)} for {e(student)}"
-    return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>{title}</title>
-<style>body{{font-family:sans-serif;max-width:60em;margin:2em auto;padding:0 1em;color:#222}}
-pre{{background:#f6f6f6;padding:.6em;overflow-x:auto}}.messages{{background:#fff6d5;padding:.6em 2em}}
-.passed h3{{color:#1a7f37}}.partial h3{{color:#9a6700}}.failed h3{{color:#cf222e}}</style></head><body>
-<h1>{title}</h1>
-{"".join(parts)}
-</body></html>
-"""
+        notebooks.setdefault(test["notebook"], []).append({**test, "verdict": verdict})
+    return render(
+        "summary.html.j2",
+        assignment=assignment,
+        student=student,
+        messages=[str(m) for m in extra.get("messages") or []],
+        score=results["score"],
+        max_score=results["max_score"],
+        late=float(extra.get("late_penalty") or 0),
+        notebooks=list(notebooks.items()),
+        manual=extra.get("manually_graded", []),
+    )
 
 
 def write_feedback(course: Course, assignment: str, students: list[str] | None = None) -> dict[str, Path]:

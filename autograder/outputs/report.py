@@ -14,7 +14,6 @@ import statistics
 import zipfile
 from collections import Counter
 from dataclasses import dataclass
-from html import escape
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +23,7 @@ from matplotlib.ticker import MaxNLocator
 
 from autograder.course import Course
 from autograder.grading.nbgrader import run_nbgrader
+from autograder.outputs.pages import render
 
 
 @dataclass(frozen=True)
@@ -135,11 +135,12 @@ def score_histogram(scores: list[float], max_score: float) -> tuple[list[int], l
     return counts.tolist(), edges.tolist()
 
 
-def _png(fig: Figure, alt: str) -> str:
-    """The figure as an <img> with a base64 PNG; no Software/date metadata, so bytes are reproducible."""
+def _png(fig: Figure, alt: str) -> dict[str, str]:
+    """The figure as base64 PNG with its alt text; no Software/date metadata, so the bytes are
+    reproducible."""
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=90, bbox_inches="tight", metadata={"Software": None})
-    return f'<img alt="{alt}" src="data:image/png;base64,{base64.b64encode(buf.getvalue()).decode("ascii")}">'
+    return {"alt": alt, "png": base64.b64encode(buf.getvalue()).decode("ascii")}
 
 
 def _barh(labels: list[str], values: list[float], colors: list[str], xlabel: str, empty: str) -> Figure:
@@ -157,8 +158,8 @@ def _barh(labels: list[str], values: list[float], colors: list[str], xlabel: str
     return fig
 
 
-def _plots(report: Report) -> list[str]:
-    """The four figures as <img> tags: scores, pass rates, misconceptions, times."""
+def _plots(report: Report) -> dict[str, dict[str, str]]:
+    """The four figures: scores, pass rates, misconceptions, times."""
     counts, edges = score_histogram(list(report.scores.values()), report.max_score)
     fig = Figure(figsize=(7.5, 3))
     ax = fig.add_subplot()
@@ -196,52 +197,25 @@ def _plots(report: Report) -> list[str]:
         ax.set_axis_off()
         ax.text(0.5, 0.5, "no submission has a recorded execution_time", ha="center", va="center")
     plots.append(_png(fig, "histogram of grading time per submission"))
-    return plots
-
-
-CSS = """body{font-family:sans-serif;max-width:60em;margin:2em auto;padding:0 1em;color:#222}
-table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.2em .6em;text-align:left}
-td.n{text-align:right}img{max-width:100%}li{white-space:pre-wrap}"""
+    return dict(zip(("scores", "passes", "tags", "times"), plots))
 
 
 def render_html(report: Report, results: dict[str, dict]) -> str:
-    """The report page; every student-provided string is escaped."""
-    histogram, passes, tags, times = _plots(report)
-    skipped = len(report.scores) - len(report.times)
-    rows, messages = [], []
+    """The report page (templates/report.html.j2, which escapes every value)."""
+    rows = []
     for student, res in results.items():
         extra = res.get("extra_data", {})
-        said = [str(m) for m in extra.get("messages") or []]
-        time = f"{report.times[student]:.1f}" if student in report.times else ""
         rows.append(
-            f"<tr><td>{escape(student)}</td><td class=n>{res['score']:g}</td>"
-            f"<td class=n>{float(extra.get('late_penalty') or 0):g}</td><td class=n>{time}</td>"
-            f"<td class=n>{len(said)}</td></tr>"
+            {
+                "student": student,
+                "score": res["score"],
+                "late": float(extra.get("late_penalty") or 0),
+                "seconds": f"{report.times[student]:.1f}" if student in report.times else "",
+                "messages": [str(m) for m in extra.get("messages") or []],
+            }
         )
-        if said:
-            items = "".join(f"<li>{escape(m)}</li>" for m in said)
-            messages.append(f"<h3>{escape(student)}</h3><ul>{items}</ul>")
-    return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>Report: {escape(report.assignment)}</title>
-<style>{CSS}</style></head><body>
-<h1>Report: {escape(report.assignment)}</h1>
-<h2>Summary</h2>
-<p>{len(report.scores)} students graded. Autograded score: mean {report.mean:.4g},
-median {report.median:.4g}, out of {report.max_score:g}.</p>
-<p>Isolation of student code: {escape(report.isolation_text())}.</p>
-<h2>Score distribution</h2>{histogram}
-<h2>Pass rate per test</h2><p>Share of students with full marks on each test, by notebook.</p>{passes}
-<h2>Misconceptions per exercise</h2><p>Students whose failure matched each known mistake.</p>{tags}
-<h2>Time per submission</h2>
-<p>Grading time recorded for {len(report.times)} of {len(report.scores)} submissions;
-{skipped} without one {"is" if skipped == 1 else "are"} left out.</p>{times}
-<h2>Students</h2>
-<table><tr><th>student</th><th>score</th><th>late penalty</th><th>seconds</th><th>messages</th></tr>
-{"".join(rows)}</table>
-<h2>Messages</h2>
-{"".join(messages) or "<p>No messages.</p>"}
-</body></html>
-"""
+    skipped = len(report.scores) - len(report.times)
+    return render("report.html.j2", report=report, plots=_plots(report), rows=rows, skipped=skipped)
 
 
 def write_bundle(course: Course, assignment: str, students: list[str], path: Path) -> None:
