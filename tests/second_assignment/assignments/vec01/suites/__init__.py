@@ -1,0 +1,1 @@
+"""Hidden suites of vec01."""
