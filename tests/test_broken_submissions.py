@@ -19,6 +19,8 @@ from autograder.submissions import full_solution, write_submission
 from tests.broken import CASES, REFUSED_IDS
 from tests.conftest import ASSIGNMENT, FULL_MARKS, copy_course
 
+pytestmark = pytest.mark.e2e  # runs the real tools; `-m 'not e2e'` leaves it out
+
 HONEST = "honest"
 BY_STUDENT = {case.student: case for case in CASES}
 

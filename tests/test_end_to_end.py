@@ -10,6 +10,8 @@ from autograder.grading.run import grade_class
 from autograder.outputs.feedback import hidden_test_lines
 from tests.conftest import ASSIGNMENT, FULL_MARKS, demo_students
 
+pytestmark = pytest.mark.e2e  # runs the real tools; `-m 'not e2e'` leaves it out
+
 STUDENTS = {s.id: s for s in demo_students()}
 
 

@@ -18,6 +18,8 @@ from autograder.submissions import SOLUTION, fill_notebook
 from tests.conftest import ASSIGNMENT, MANIFEST, REPO, plugin_module
 from tests.corpus import MODULES, Bug
 
+pytestmark = pytest.mark.e2e  # runs the real tools; `-m 'not e2e'` leaves it out
+
 CORPUS = {nb: importlib.import_module(f"tests.corpus.{module}") for nb, module in MODULES.items()}
 MIN_CORRECT, MIN_BUGGY = 3, 6
 

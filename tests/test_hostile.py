@@ -23,7 +23,7 @@ HONEST = {
 }
 HONEST_SCORE = 7.0
 
-pytestmark = needs_isolation
+pytestmark = [pytest.mark.e2e, needs_isolation]
 
 
 class Listener:

@@ -85,6 +85,7 @@ def regenerated(repo, tmp_path_factory):
     return course.release(ASSIGNMENT)
 
 
+@pytest.mark.e2e
 def test_committed_release_is_in_sync_with_the_source(repo, regenerated):
     committed = sorted(p.name for p in repo.release(ASSIGNMENT).iterdir())
     assert committed == sorted(p.name for p in regenerated.iterdir())
@@ -139,6 +140,7 @@ def _solution_regions(source, inside=True):
             yield line
 
 
+@pytest.mark.e2e
 def test_nbgrader_validate_passes_on_the_source(repo):
     paths = [str(source_nb(repo, nb)) for nb in NOTEBOOKS]
     done = run_nbgrader(repo, "validate", *paths, check=False)
@@ -146,6 +148,7 @@ def test_nbgrader_validate_passes_on_the_source(repo):
     assert done.stdout.count("Success! Your notebook passes all the tests.") == len(paths), done.stdout
 
 
+@pytest.mark.e2e
 def test_nbgrader_validate_invert_passes_on_the_release(repo):
     paths = [str(repo.release(ASSIGNMENT) / f"{nb}.ipynb") for nb in NOTEBOOKS]
     done = run_nbgrader(repo, "validate", "--invert", *paths, check=False)

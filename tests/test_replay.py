@@ -114,6 +114,7 @@ def test_a_hang_ends_the_replay_where_it_happened():
     assert hangs.hangs == 1, "a hang's time is spent once, not again in hypothesis"
 
 
+@pytest.mark.e2e
 @needs_isolation
 @pytest.mark.parametrize("notebook", sorted(MODULES))
 def test_the_next_student_gets_the_same_calls_without_hypothesis(repo, monkeypatch, notebook):
@@ -137,6 +138,7 @@ def test_the_next_student_gets_the_same_calls_without_hypothesis(repo, monkeypat
     assert requests == first
 
 
+@pytest.mark.e2e
 @needs_isolation
 @pytest.mark.parametrize("notebook", sorted(MODULES))
 def test_a_bug_gets_the_verdict_of_a_grader_that_recorded_nothing(repo, monkeypatch, notebook):

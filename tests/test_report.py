@@ -28,6 +28,8 @@ from autograder.outputs.feedback import (
 from autograder.outputs.report import score_histogram, write_report
 from tests.conftest import ASSIGNMENT, REPO
 
+pytestmark = pytest.mark.e2e  # runs the real tools; `-m 'not e2e'` leaves it out
+
 STUDENTS = ["alice", "bob", "dave", "grace", "José Ñúñez"]
 NBGRADER_CSV_COLUMNS = [
     "assignment",

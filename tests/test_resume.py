@@ -19,6 +19,8 @@ from autograder.grading.nbgrader import open_gradebook
 from autograder.submissions import write_submission
 from tests.conftest import ASSIGNMENT, copy_course, demo_students, processes_mentioning
 
+pytestmark = pytest.mark.e2e  # runs the real tools; `-m 'not e2e'` leaves it out
+
 CLASS = ["alice", "bob", "dave", "erin", "grace", "José Ñúñez"]
 CHANGED = "alice"  # resubmits after the kill, with dave's bug
 

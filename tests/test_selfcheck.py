@@ -25,6 +25,8 @@ from autograder.notebooks import graded_items, nbgrader_meta, read
 from autograder.submissions import full_solution, strip_solution_markers, write_submission
 from tests.conftest import ASSIGNMENT, MANIFEST, REPO
 
+pytestmark = pytest.mark.e2e  # runs the real tools; `-m 'not e2e'` leaves it out
+
 RELEASE = REPO / "release" / ASSIGNMENT
 SOURCE = REPO / "source" / ASSIGNMENT
 SCRIPT = RELEASE / "selfcheck.py"  # the engine, the same for every assignment

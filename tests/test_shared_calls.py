@@ -11,7 +11,7 @@ from autograder.judge.preprocessor import close_judge_processes
 from autograder.judge.properties import Failure, StudentCalls
 from tests.conftest import judge_solution, needs_isolation
 
-pytestmark = needs_isolation
+pytestmark = [pytest.mark.e2e, needs_isolation]
 
 PROBE = """
 calls = 0
