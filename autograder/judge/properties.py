@@ -342,7 +342,19 @@ def expect_close_or_tagged(actual, expected, wrong_answers, **kwargs) -> None:
         raise add_wrong_answer_tags(failure, actual, wrong_answers) from None
 
 
-def expect_unchanged_inputs(student: StudentCalls, what: str, inputs: dict) -> None:
-    """The last call must not have changed the arrays it was given."""
-    if student.last.mutated:
-        raise Failure(f"{what} changed its input", inputs=inputs, tags=("mutates-input",), show_values=False)
+def expect_unchanged_inputs(
+    student: StudentCalls, what: str, inputs: dict, args: tuple[str, ...] | None = None
+) -> None:
+    """The last call must not have changed the arrays it was given; the failure names the
+    arguments it changed. `args` names the call's positional arguments in order (default: the
+    keys of `inputs`)."""
+    if not student.last.mutated:
+        return
+    names = args if args is not None else tuple(inputs)
+    changed = ", ".join(names[i] for i in student.last.mutated if i < len(names))
+    raise Failure(
+        f"{what} changed its input" + (f" ({changed})" if changed else ""),
+        inputs=inputs,
+        tags=("mutates-input",),
+        show_values=False,
+    )

@@ -41,6 +41,7 @@ from autograder.judge.properties import (
     add_wrong_answer_tags,
     as_array,
     expect_close,
+    expect_unchanged_inputs,
 )
 from autograder.judge.strategies import arrays
 
@@ -147,14 +148,7 @@ def hidden_not_mutated(student, layer):
     grid, W1, b1 = layer
     inputs = {"grid": grid, "W1": W1, "b1": b1}
     student.call("hidden_activations", grid, W1, b1, inputs=inputs)
-    if student.last.mutated:
-        names = ", ".join(("grid", "W1", "b1")[i] for i in student.last.mutated if i < 3)
-        raise Failure(
-            f"hidden_activations changed its input ({names})",
-            inputs=inputs,
-            tags=("mutates-input",),
-            show_values=False,
-        )
+    expect_unchanged_inputs(student, "hidden_activations", inputs)
 
 
 # ---------------------------------------------------------------------------- active_region
@@ -312,10 +306,7 @@ def active_dtype(student, neuron):
 @given(neuron=st.one_of(exact_neurons(), float_neurons()))
 def active_not_mutated(student, neuron):
     inputs, _ = _active(student, *neuron)
-    if student.last.mutated:
-        raise Failure(
-            "active_region changed its input", inputs=inputs, tags=("mutates-input",), show_values=False
-        )
+    expect_unchanged_inputs(student, "active_region", inputs)
 
 
 # ---------------------------------------------------------------------------- plot_neuron_maps
@@ -530,12 +521,5 @@ def maps_contours(student, maps):
 def maps_default_columns(student, maps):
     xx, yy, H, _ = maps
     inputs, axes = _figure(student, xx, yy, H, None)
-    if student.last.mutated:
-        names = ", ".join(("xx", "yy", "H")[i] for i in student.last.mutated if i < 3)
-        raise Failure(
-            f"plot_neuron_maps changed its input ({names})",
-            inputs=inputs,
-            tags=("mutates-input",),
-            show_values=False,
-        )
+    expect_unchanged_inputs(student, "plot_neuron_maps", inputs, args=("xx", "yy", "H"))
     _cells(axes, H.shape[1], 3, inputs)

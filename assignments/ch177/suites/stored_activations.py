@@ -291,7 +291,7 @@ def forward_square(student, problem):
 @example(problem=(np.array([[-1.0, -2.0]]), W32, B3, "identity"))
 def forward_keeps_input(student, problem):
     _, _, inputs = _forward(student, problem)
-    expect_unchanged_inputs(student, "layer.forward(x)", inputs)
+    expect_unchanged_inputs(student, "layer.forward(x)", inputs, args=("x",))
 
 
 # ---------------------------------------------------------------------- DenseLayer_stores_z_h
@@ -586,4 +586,4 @@ def network_keeps_input(student, problem):
     inputs = {"x": x, "layer_sizes": sizes}
     net = new_network(student, sizes, output, inputs=inputs)
     student.call(net, x, path=("forward",), inputs=inputs)
-    expect_unchanged_inputs(student, "net.forward(x)", inputs)
+    expect_unchanged_inputs(student, "net.forward(x)", inputs, args=("x",))
