@@ -5,17 +5,11 @@ import numpy as np
 
 from autograder.judge.misconceptions import Misconception
 
+from .stacks import stack
+
 
 def _relu(z):
     return np.maximum(0, z)
-
-
-def _stack(X, weights, biases, act, last=True, transpose=True, bias=True):
-    H = X
-    for i, (W, b) in enumerate(zip(weights, biases)):
-        Z = H @ (W.T if transpose else W) + (b if bias else 0)
-        H = act(Z) if last or i < len(weights) - 1 else Z
-    return H
 
 
 def _act(name):
@@ -152,7 +146,7 @@ CATALOGUE: tuple[Misconception, ...] = (
         "last-layer-not-activated",
         ("forward_stack", "NeuralNetwork"),
         "Apply the activation after every layer, the last one included.",
-        lambda X, weights, biases, activation, **_: _stack(X, weights, biases, _act(activation), last=False),
+        lambda X, weights, biases, activation, **_: stack(X, weights, biases, _act(activation), output=None),
     ),
     Misconception(
         "sample-std",

@@ -22,6 +22,7 @@ from autograder.judge.properties import (
 from autograder.judge.strategies import arrays
 
 from ..misconceptions import CATALOGUE
+from ..stacks import stack
 from ..strategies import inputs_for, layer_sizes, widths
 
 suite = Suite("03_stored_activations", CATALOGUE)
@@ -394,13 +395,6 @@ def new_network(student, sizes, output, seed=0, inputs=None) -> int:
     return handle_id(student.call("NeuralNetwork", *args, seed=seed, inputs=inputs), "NeuralNetwork(...)")
 
 
-def chain(x, weights, biases, hidden, last):
-    h = x
-    for i, (W, b) in enumerate(zip(weights, biases)):
-        h = (last if i == len(weights) - 1 else hidden)(h @ W.T + b)
-    return h
-
-
 @st.composite
 def network_problems(draw, max_layers=3):
     sizes = draw(layer_sizes(1, max_layers, 5))
@@ -509,16 +503,16 @@ def network_forward(student, problem):
     out = ACTS[output or "sigmoid"]
     expect_close_or_tagged(
         got,
-        chain(x, weights, biases, ref.relu, out),
+        stack(x, weights, biases, ref.relu, out),
         [
             *(
-                ("wrong-output-activation", lambda f=f: chain(x, weights, biases, ref.relu, f))
+                ("wrong-output-activation", lambda f=f: stack(x, weights, biases, ref.relu, f))
                 for name, f in ACTS.items()
                 if name not in ("identity", output or "sigmoid")
             ),
-            ("missing-relu", lambda: chain(x, weights, biases, lambda z: z, out)),
-            ("last-layer-not-activated", lambda: chain(x, weights, biases, ref.relu, lambda z: z)),
-            ("single-vector-shape", lambda: chain(np.atleast_2d(x), weights, biases, ref.relu, out)),
+            ("missing-relu", lambda: stack(x, weights, biases, lambda z: z, out)),
+            ("last-layer-not-activated", lambda: stack(x, weights, biases, ref.relu, lambda z: z)),
+            ("single-vector-shape", lambda: stack(np.atleast_2d(x), weights, biases, ref.relu, out)),
         ],
         inputs=inputs,
         what="net.forward(x)",

@@ -24,6 +24,7 @@ from autograder.judge.properties import (
 from autograder.judge.strategies import arrays, shapes
 
 from ..misconceptions import CATALOGUE
+from ..stacks import stack
 from ..strategies import layer_chains, widths
 
 suite = Suite("04_tanh_vs_relu", CATALOGUE)
@@ -249,14 +250,6 @@ def tanh_not_banned(student):
 # ---------------------------------------------------------------------- forward_stack
 
 
-def stack(X, weights, biases, act, last=True, transpose=True):
-    H = np.asarray(X, dtype=float)
-    for i, (W, b) in enumerate(zip(weights, biases)):
-        Z = H @ (W.T if transpose else W) + b
-        H = act(Z) if last or i < len(weights) - 1 else Z
-    return H
-
-
 @st.composite
 def stack_problems(draw, batch=True, square=False, activations=tuple(ACTS)):
     """(X, weights, biases, activation name) for a stack of 1 to 4 layers."""
@@ -285,7 +278,7 @@ def _check_stack(student, problem):
         got,
         stack(X, weights, biases, act),
         [
-            ("last-layer-not-activated", lambda: stack(X, weights, biases, act, last=False)),
+            ("last-layer-not-activated", lambda: stack(X, weights, biases, act, output=None)),
             ("untransposed-weight", lambda: stack(X, weights, biases, act, transpose=False)),
         ],
         inputs=inputs,
