@@ -1,63 +1,34 @@
-"""The known mistakes of ch177, each with an id, a hint and, where it is computable, the wrong
-answer it produces (autograder.judge.misconceptions matches failures against them)."""
-
-import numpy as np
+"""The known mistakes of ch177, each with an id, the exercises it belongs to and a hint. The
+wrong answer each one computes is declared by the suite that checks the exercise."""
 
 from autograder.judge.misconceptions import Misconception
-
-from .stacks import stack
-
-
-def _relu(z):
-    return np.maximum(0, z)
-
-
-def _act(name):
-    return {
-        "relu": _relu,
-        "tanh": np.tanh,
-        "identity": lambda z: z,
-        "sigmoid": lambda z: 1 / (1 + np.exp(-np.clip(z, -500, 500))),
-    }[name]
-
-
-def _int32_count(layer_sizes):
-    s = np.asarray(layer_sizes, dtype=np.int32)
-    with np.errstate(over="ignore"):
-        return int(np.sum(s[:-1] * s[1:] + s[1:], dtype=np.int32))
-
 
 CATALOGUE: tuple[Misconception, ...] = (
     Misconception(
         "weights-only",
         ("count_params",),
         "Each layer has n_out biases as well as n_in * n_out weights: count both.",
-        lambda layer_sizes: sum(a * b for a, b in zip(layer_sizes, layer_sizes[1:])),
     ),
     Misconception(
         "biases-per-input",
         ("count_params",),
         "A layer has one bias per output unit (n_out), not one per input (n_in).",
-        lambda layer_sizes: sum(a * b + a for a, b in zip(layer_sizes, layer_sizes[1:])),
     ),
     Misconception(
         "skips-last-layer",
         ("count_params",),
         "There are len(layer_sizes) - 1 layers: the pair (n_{L-1}, n_L) counts too.",
-        lambda layer_sizes: sum(a * b + b for a, b in zip(layer_sizes[:-2], layer_sizes[1:-1])),
     ),
     Misconception(
         "counts-input-layer-bias",
         ("count_params",),
         "The input layer has no weights or biases of its own: biases belong to layers 1..L.",
-        lambda layer_sizes: sum(a * b + b for a, b in zip(layer_sizes, layer_sizes[1:])) + layer_sizes[0],
     ),
     Misconception(
         "overflow",
         ("count_params",),
         "Fixed-width integers (int32) or floats lose the exact count for wide layers: "
         "multiply Python ints (int(n)), which never overflow.",
-        _int32_count,
     ),
     Misconception(
         "accepts-invalid-sizes",
@@ -70,44 +41,33 @@ CATALOGUE: tuple[Misconception, ...] = (
         ("affine_rows", "affine_cols", "DenseLayer", "forward_stack", "hidden_activations"),
         "W has shape (n_out, n_in); with inputs as rows you need X @ W.T, not X @ W. "
         "Square matrices hide this mistake, so test with n_in != n_out.",
-        lambda X=None, W=None, b=None, x=None, grid=None, W1=None, b1=None, **_: _hidden_relu(
-            grid, _first(X, x, grid) @ _first(W, W1) + _first(b, b1)
-        ),
     ),
     Misconception(
         "missing-bias",
         ("affine_rows", "affine_cols", "DenseLayer", "hidden_activations"),
         "The affine map is W x + b: add the bias after the product.",
-        lambda X=None, W=None, x=None, grid=None, W1=None, **_: _hidden_relu(
-            grid, _first(X, x, grid) @ _first(W, W1).T
-        ),
     ),
     Misconception(
         "bias-broadcast-wrong",
         ("affine_rows", "affine_cols"),
         "b has shape (n_out,) and must be added to every row of the (B, n_out) result; "
         "b[:, None] adds it down the columns instead.",
-        lambda X, W, b, **_: X @ W.T + b[:, None],
     ),
     Misconception(
         "single-vector-shape",
         ("affine_rows", "affine_cols", "DenseLayer"),
         "A single input of shape (n_in,) must give a result of shape (n_out,), not (1, n_out).",
-        lambda X, W, b, **_: np.atleast_2d(X) @ W.T + b,
     ),
     Misconception(
         "cols-not-transposed-back",
         ("affine_cols",),
         "W @ X.T has shape (n_out, B): transpose it back before adding b.",
-        lambda X, W, b, **_: W @ X.T + b,
     ),
     Misconception(
         "z-overwritten-by-activation",
         ("DenseLayer",),
         "Keep the pre-activation: self.z = x @ W.T + b, then self.h = activation(self.z). "
         "Backpropagation needs both.",
-        lambda x, W, b, activation="relu", **_: _act(activation)(x @ W.T + b),
-        observable="z",
     ),
     Misconception(
         "stale-cache",
@@ -140,33 +100,21 @@ CATALOGUE: tuple[Misconception, ...] = (
         ("tanh",),
         "That is the sigmoid 1 / (1 + exp(-z)), with range (0, 1). tanh(z) = (e^z - e^-z) / (e^z + e^-z) "
         "has range (-1, 1) and tanh(0) = 0.",
-        lambda z, **_: 1 / (1 + np.exp(-np.clip(z, -500, 500))),
     ),
     Misconception(
         "last-layer-not-activated",
         ("forward_stack", "NeuralNetwork"),
         "Apply the activation after every layer, the last one included.",
-        lambda X, weights, biases, activation, **_: stack(X, weights, biases, _act(activation), output=None),
     ),
     Misconception(
         "sample-std",
         ("summarize",),
         "Use the population standard deviation (np.std's default, ddof=0), not ddof=1.",
-        lambda H, **_: {
-            "mean": float(np.mean(H)),
-            "std": float(np.std(H, ddof=1)) if np.size(H) > 1 else float("nan"),
-            "frac_positive": float(np.mean(H > 0)),
-        },
     ),
     Misconception(
         "boundary-inclusive",
         ("summarize", "active_region"),
         "'Positive' and 'active' mean strictly greater than 0: a value of exactly 0 does not count.",
-        lambda H=None, grid=None, w=None, b=None, **_: (
-            grid @ w + b >= 0
-            if grid is not None
-            else {"mean": float(np.mean(H)), "std": float(np.std(H)), "frac_positive": float(np.mean(H >= 0))}
-        ),
     ),
     Misconception(
         "swapped-keys",
@@ -177,23 +125,16 @@ CATALOGUE: tuple[Misconception, ...] = (
         "reversed-product-order",
         ("collapse_linear", "collapse_affine"),
         "The first layer acts first, so it stands rightmost: W_eff = W_L @ ... @ W_2 @ W_1.",
-        lambda weights, **_: _reversed_product(weights),
     ),
     Misconception(
         "bias-not-propagated",
         ("collapse_affine",),
         "Earlier biases pass through the later layers: b_eff <- W_l @ b_eff + b_l, not a plain sum.",
-        lambda weights, biases, **_: (
-            sum(biases[1:], np.asarray(biases[0], float)) if _same_widths(biases) else None
-        ),
-        observable="b_eff",
     ),
     Misconception(
         "last-bias-only",
         ("collapse_affine",),
         "b_eff collects every layer's bias, each pushed through the layers after it, not just b_L.",
-        lambda weights, biases, **_: biases[-1],
-        observable="b_eff",
     ),
     Misconception(
         "no-shape-check",
@@ -211,7 +152,6 @@ CATALOGUE: tuple[Misconception, ...] = (
         "missing-relu",
         ("hidden_activations", "NeuralNetwork"),
         "Hidden units apply ReLU: np.maximum(0, z).",
-        lambda grid, W1, b1, **_: grid @ W1.T + b1,
     ),
     Misconception(
         "figure-structure",
@@ -227,23 +167,3 @@ CATALOGUE: tuple[Misconception, ...] = (
 )
 
 BY_ID = {m.id: m for m in CATALOGUE}
-
-
-def _first(*values):
-    return next(v for v in values if v is not None)
-
-
-def _hidden_relu(grid, z):
-    """hidden_activations (called with `grid`) applies ReLU after the affine map."""
-    return _relu(z) if grid is not None else z
-
-
-def _reversed_product(weights):
-    out = weights[0]
-    for W in weights[1:]:
-        out = out @ W
-    return out
-
-
-def _same_widths(biases):
-    return len({np.shape(b) for b in biases}) == 1

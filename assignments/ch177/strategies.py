@@ -52,3 +52,21 @@ def affine_problems(draw, elements: st.SearchStrategy[float] = MODERATE):
     W = draw(arrays((n_out, n_in), elements))
     b = draw(arrays((n_out,), elements))
     return draw(inputs_for(n_in, elements)), W, b
+
+
+TWO_OR_THREE = st.integers(2, 3)
+
+
+@st.composite
+def square_chains(
+    draw,
+    sides: st.SearchStrategy[int] = TWO_OR_THREE,
+    depths: st.SearchStrategy[int] = TWO_OR_THREE,
+    elements: st.SearchStrategy[float] = MODERATE,
+):
+    """``(weights, biases)`` of n x n layers: any product order, and W for W.T, has the right
+    shape, so only values tell a right answer from a wrong one."""
+    n, depth = draw(sides), draw(depths)
+    return [draw(arrays((n, n), elements)) for _ in range(depth)], [
+        draw(arrays((n,), elements)) for _ in range(depth)
+    ]

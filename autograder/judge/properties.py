@@ -43,7 +43,6 @@ class Failure(AssertionError):
         inputs: dict | None = None,
         expected=None,
         actual=None,
-        observable: str = "result",
         tags: tuple[str, ...] = (),
         show_values: bool = True,
     ):
@@ -52,7 +51,6 @@ class Failure(AssertionError):
         self.inputs = inputs or {}
         self.expected = expected
         self.actual = actual
-        self.observable = observable
         self.tags = tuple(tags)
         self.show_values = show_values
 
@@ -198,7 +196,7 @@ def _describe_target(target, path) -> str:
 # ---------------------------------------------------------------------- checks
 
 
-def as_array(actual, what: str, inputs: dict, expected, observable: str = "result") -> np.ndarray:
+def as_array(actual, what: str, inputs: dict, expected) -> np.ndarray:
     """The student's value as a numeric array, or a Failure saying what it was instead."""
     if isinstance(actual, np.ndarray | np.generic | float | int) and not isinstance(actual, bool):
         arr = np.asarray(actual)
@@ -209,7 +207,6 @@ def as_array(actual, what: str, inputs: dict, expected, observable: str = "resul
         inputs=inputs,
         expected=expected,
         actual=actual,
-        observable=observable,
     )
 
 
@@ -219,34 +216,36 @@ def expect_close(
     *,
     inputs: dict,
     what: str = "the result",
-    observable: str = "result",
     rtol: float = RTOL,
     atol: float | None = None,
     tags: tuple[str, ...] = (),
+    wrong_answers=(),
 ) -> None:
-    """Shape first, then values within float64 tolerances scaled to the expected magnitude."""
+    """Shape first, then values within float64 tolerances scaled to the expected magnitude. A
+    failure is tagged with every known wrong answer (see add_wrong_answer_tags) the value equals."""
     expected = np.asarray(expected, dtype=float)
-    arr = as_array(actual, what, inputs, expected, observable)
-    if arr.shape != expected.shape:
-        raise Failure(
-            f"{what} has shape {arr.shape}, expected {expected.shape}",
-            inputs=inputs,
-            expected=expected,
-            actual=arr,
-            observable=observable,
-            tags=tags,
-        )
-    if atol is None:
-        atol = ATOL * max(1.0, float(np.max(np.abs(expected), initial=0.0)))
-    if not np.allclose(arr, expected, rtol=rtol, atol=atol, equal_nan=False):
-        raise Failure(
-            f"{what} has the right shape {arr.shape} but wrong values",
-            inputs=inputs,
-            expected=expected,
-            actual=arr,
-            observable=observable,
-            tags=tags,
-        )
+    try:
+        arr = as_array(actual, what, inputs, expected)
+        if arr.shape != expected.shape:
+            raise Failure(
+                f"{what} has shape {arr.shape}, expected {expected.shape}",
+                inputs=inputs,
+                expected=expected,
+                actual=arr,
+                tags=tags,
+            )
+        if atol is None:
+            atol = ATOL * max(1.0, float(np.max(np.abs(expected), initial=0.0)))
+        if not np.allclose(arr, expected, rtol=rtol, atol=atol, equal_nan=False):
+            raise Failure(
+                f"{what} has the right shape {arr.shape} but wrong values",
+                inputs=inputs,
+                expected=expected,
+                actual=arr,
+                tags=tags,
+            )
+    except Failure as failure:
+        raise add_wrong_answer_tags(failure, actual, wrong_answers) from None
 
 
 def expect_equal(
@@ -255,7 +254,6 @@ def expect_equal(
     *,
     inputs: dict,
     what: str = "the result",
-    observable: str = "result",
     tags: tuple[str, ...] = (),
 ) -> None:
     if isinstance(expected, np.ndarray):
@@ -272,7 +270,6 @@ def expect_equal(
             inputs=inputs,
             expected=expected,
             actual=actual,
-            observable=observable,
             tags=tags,
         )
 
@@ -288,7 +285,6 @@ def expect_raises(
             inputs=inputs,
             expected=f"{error} raised",
             actual=reply.value,
-            observable="raises",
             tags=tags,
         )
     got = (reply.error or {}).get("type")
@@ -300,7 +296,6 @@ def expect_raises(
             inputs=inputs,
             expected=f"{error} raised",
             actual=f"{got} raised",
-            observable="raises",
             tags=tags,
         )
 
@@ -316,30 +311,27 @@ def _kind(value) -> str:
 
 
 def add_wrong_answer_tags(failure: Failure, actual, wrong_answers) -> Failure:
-    """Add the tag of every known-wrong answer that `actual` equals.
+    """Add the tag of every known wrong answer that `actual` equals.
 
-    `wrong_answers` maps a misconception id to a function of no arguments that computes the
-    wrong answer for the failing input (one that does not apply may raise), or is a list of
-    such (id, function) pairs, where an id may stand for several wrong answers.
+    `wrong_answers` is how a suite declares the known mistakes of an exercise: a list of
+    (misconception id, function of no arguments) pairs, or a dict of them, each function
+    computing what that mistake gives on the failing input (one that does not apply to it may
+    raise or return None). An id may stand for several wrong answers. A wrong answer that
+    equals the right one on this input says nothing, and is skipped.
     """
     pairs = wrong_answers.items() if isinstance(wrong_answers, Mapping) else wrong_answers
     for tag, wrong in pairs:
+        if tag in failure.tags:
+            continue
         try:
             with np.errstate(all="ignore"):
-                hit = matches(wrong(), actual)
+                value = wrong()
+                hit = matches(value, actual) and not matches(value, failure.expected)
         except Exception:  # noqa: BLE001 - a wrong answer that does not exist for these inputs
             hit = False
-        if hit and tag not in failure.tags:
+        if hit:
             failure.tags = (*failure.tags, tag)
     return failure
-
-
-def expect_close_or_tagged(actual, expected, wrong_answers, **kwargs) -> None:
-    """expect_close, tagging the failure with every known-wrong answer the value equals."""
-    try:
-        expect_close(actual, expected, **kwargs)
-    except Failure as failure:
-        raise add_wrong_answer_tags(failure, actual, wrong_answers) from None
 
 
 def expect_unchanged_inputs(

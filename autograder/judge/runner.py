@@ -140,7 +140,7 @@ def run_property(
         result.passed = True
     except Failure as failure:
         result.failure = failure
-        result.tags, result.hints = diagnose(prop.misconceptions, prop.exercise, failure)
+        result.tags, result.hints = diagnose(prop.misconceptions, failure)
     except GiveUp as why:
         result.gave_up = str(why)
         result.failure = Failure(str(why), inputs=calls.last_inputs, show_values=False)

@@ -26,11 +26,30 @@ def square_problems(draw):
     return X, draw(arrays((n, n))), draw(arrays((n,)))
 
 
+def wrong_affine(name, X, W, b):
+    """What the known mistakes of affine_rows and affine_cols give."""
+    wrongs = [
+        ("untransposed-weight", lambda: X @ W + b),
+        ("missing-bias", lambda: X @ W.T),
+        ("bias-broadcast-wrong", lambda: X @ W.T + b[:, None]),
+        ("single-vector-shape", lambda: np.atleast_2d(X) @ W.T + b),
+    ]
+    if name == "affine_cols":
+        wrongs.append(("cols-not-transposed-back", lambda: W @ X.T + b))
+    return wrongs
+
+
 def _check(student, name, problem):
     X, W, b = problem
     inputs = {"X": X, "W": W, "b": b}
     got = student.call(name, X, W, b, inputs=inputs)
-    expect_close(got, ref.affine_rows(X, W, b), inputs=inputs, what=f"{name}(X, W, b)")
+    expect_close(
+        got,
+        ref.affine_rows(X, W, b),
+        inputs=inputs,
+        what=f"{name}(X, W, b)",
+        wrong_answers=wrong_affine(name, X, W, b),
+    )
     expect_unchanged_inputs(student, name, inputs)
 
 

@@ -89,24 +89,18 @@ def _check_hidden(student, grid, W1, b1):
                 failure.tags = (*failure.tags, "untransposed-weight")
         raise
     scale = np.abs(grid) @ np.abs(W1).T + np.abs(b1)
-    try:
-        expect_close(
-            got,
-            ref.hidden_activations(grid, W1, b1),
-            inputs=inputs,
-            what="hidden_activations(grid, W1, b1)",
-            atol=1e-10 * max(1.0, float(np.max(scale, initial=0.0))),
-        )
-    except Failure as failure:
-        raise add_wrong_answer_tags(
-            failure,
-            got,
-            {
-                "missing-relu": lambda: grid @ W1.T + b1,
-                "untransposed-weight": lambda: _relu(grid @ W1 + b1),
-                "missing-bias": lambda: _relu(grid @ W1.T),
-            },
-        ) from None
+    expect_close(
+        got,
+        ref.hidden_activations(grid, W1, b1),
+        inputs=inputs,
+        what="hidden_activations(grid, W1, b1)",
+        atol=1e-10 * max(1.0, float(np.max(scale, initial=0.0))),
+        wrong_answers=[
+            ("missing-relu", lambda: grid @ W1.T + b1),
+            ("untransposed-weight", lambda: _relu(grid @ W1 + b1)),
+            ("missing-bias", lambda: _relu(grid @ W1.T)),
+        ],
+    )
 
 
 @suite.prop(
@@ -198,6 +192,18 @@ def _active(student, grid, w, b):
 
 def _expect_mask(got, expected, inputs, compare=None):
     """got has shape (N,), holds only True/False (or 0/1), and equals expected where compared."""
+    try:
+        _check_mask(got, expected, inputs, compare)
+    except Failure as failure:
+        raise add_wrong_answer_tags(failure, got, wrong_masks(**inputs)) from None
+
+
+def wrong_masks(grid, w, b):
+    """What the known mistakes of active_region give."""
+    return [("boundary-inclusive", lambda: grid @ w + b >= 0), ("missing-bias", lambda: grid @ w > 0)]
+
+
+def _check_mask(got, expected, inputs, compare):
     what = "active_region(grid, w, b)"
     if not isinstance(got, np.ndarray):
         raise Failure(
@@ -205,7 +211,6 @@ def _expect_mask(got, expected, inputs, compare=None):
             inputs=inputs,
             expected=expected,
             actual=got,
-            observable="type",
         )
     arr = as_array(got, what, inputs, expected)
     if arr.shape != expected.shape:
@@ -225,16 +230,12 @@ def _expect_mask(got, expected, inputs, compare=None):
     where = np.ones(expected.shape, bool) if compare is None else compare
     wrong = int(np.sum(arr.astype(bool)[where] != expected[where]))
     if wrong:
-        failure = Failure(
+        raise Failure(
             f"{what} is wrong for {wrong} of {expected.size} points",
             inputs=inputs,
             expected=expected,
             actual=got,
         )
-        grid, w, b = inputs["grid"], inputs["w"], inputs["b"]
-        if not matches(grid @ w + b >= 0, arr):  # then it is boundary-inclusive (the catalogue's)
-            add_wrong_answer_tags(failure, arr, {"missing-bias": lambda: grid @ w > 0})
-        raise failure
 
 
 @suite.prop(

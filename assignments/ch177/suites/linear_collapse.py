@@ -17,8 +17,7 @@ one layer and on square layers, where even a product in the wrong order runs.
 collapse_affine returns a tuple (W_eff, b_eff), as the notebook's visible test requires, and
 raises ValueError for an empty list or weights that do not chain, as its docstring says. Its
 W_eff and b_eff are separate properties, so a bias mistake does not cost the W_eff points
-(unless the code raises); the catalogue's reversed-order variant is declared for the observable
-"result", so the suite matches it against W_eff itself.
+(unless the code raises).
 """
 
 import numpy as np
@@ -38,8 +37,8 @@ from autograder.judge.properties import (
 )
 from autograder.judge.strategies import arrays
 
-from ..misconceptions import BY_ID, CATALOGUE
-from ..strategies import layer_chains
+from ..misconceptions import CATALOGUE
+from ..strategies import layer_chains, square_chains
 
 suite = Suite("05_linear_collapse", CATALOGUE)
 
@@ -62,14 +61,6 @@ C_SQ = np.array([[1.0, 2.0], [3.0, 4.0]])
 # Widths 3 -> 2 -> 3: the reversed product W_1 @ W_2 exists, with shape (3, 3) instead of (2, 2).
 U1 = np.array([[1.0, -1.0, 2.0], [0.5, 0.0, 1.0]])
 U2 = np.array([[1.0, 2.0], [0.0, 1.0], [-1.0, 3.0]])
-
-
-@st.composite
-def square_chains(draw, min_layers: int = 2, max_layers: int = 3):
-    """``(weights, biases)`` of n x n layers: any product order has the right shape."""
-    n = draw(st.integers(2, 3))
-    L = draw(st.integers(min_layers, max_layers))
-    return [draw(arrays((n, n))) for _ in range(L)], [draw(arrays((n,))) for _ in range(L)]
 
 
 @st.composite
@@ -108,6 +99,18 @@ def _reversed_accepted(student, weights) -> bool:
 # ---------------------------------------------------------------------------- collapse_linear
 
 
+def wrong_products(weights):
+    """What the known mistakes of collapse_linear (and collapse_affine's W_eff) give."""
+    return [("reversed-product-order", lambda: _reversed_product(weights))]
+
+
+def _reversed_product(weights):
+    out = weights[0]
+    for W in weights[1:]:
+        out = out @ W
+    return out
+
+
 def _collapse_linear(student, weights):
     inputs = {"weights": weights}
     try:
@@ -134,6 +137,7 @@ def _check_linear(student, weights):
         inputs={"weights": weights},
         what="collapse_linear(weights)",
         atol=_abs_tolerance(weights),
+        wrong_answers=wrong_products(weights),
     )
 
 
@@ -200,10 +204,7 @@ def linear_mismatch(student, weights):
         )
     except Failure as failure:
         # Some chains that do not chain W_L @ ... @ W_1 do chain W_1 @ ... @ W_L.
-        variant = BY_ID["reversed-product-order"].variant
-        raise add_wrong_answer_tags(
-            failure, failure.actual, {"reversed-product-order": lambda: variant(weights=weights)}
-        ) from None
+        raise add_wrong_answer_tags(failure, failure.actual, wrong_products(weights)) from None
 
 
 @suite.prop(
@@ -228,33 +229,42 @@ def _collapse_affine(student, weights, biases):
     inputs = {"weights": weights, "biases": biases}
     got = student.call("collapse_affine", weights, biases, inputs=inputs)
     if not (isinstance(got, tuple) and len(got) == 2):
-        raise Failure(
+        failure = Failure(
             "collapse_affine should return the pair (W_eff, b_eff) as a tuple",
             inputs=inputs,
             expected=ref.collapse_affine(weights, biases),
             actual=got,
         )
+        raise add_wrong_answer_tags(failure, got, wrong_products(weights))
     return got
+
+
+def wrong_biases(biases):
+    """What the known mistakes of collapse_affine's b_eff give."""
+    return [
+        (
+            "bias-not-propagated",
+            lambda: sum(biases[1:], np.asarray(biases[0], float)) if _same_widths(biases) else None,
+        ),
+        ("last-bias-only", lambda: biases[-1]),
+    ]
+
+
+def _same_widths(biases):
+    return len({np.shape(b) for b in biases}) == 1
 
 
 def _check_affine_W(student, weights, biases):
     inputs = {"weights": weights, "biases": biases}
     W_eff, _ = _collapse_affine(student, weights, biases)
-    try:
-        expect_close(
-            W_eff,
-            ref.collapse_linear(weights),
-            inputs=inputs,
-            what="W_eff",
-            observable="W_eff",
-            atol=_abs_tolerance(weights, biases),
-        )
-    except Failure as failure:
-        # The catalogue's reversed-order variant is declared for the observable "result".
-        variant = BY_ID["reversed-product-order"].variant
-        raise add_wrong_answer_tags(
-            failure, W_eff, {"reversed-product-order": lambda: variant(weights=weights)}
-        ) from None
+    expect_close(
+        W_eff,
+        ref.collapse_linear(weights),
+        inputs=inputs,
+        what="W_eff",
+        atol=_abs_tolerance(weights, biases),
+        wrong_answers=wrong_products(weights),
+    )
 
 
 def _check_affine_b(student, weights, biases):
@@ -264,8 +274,8 @@ def _check_affine_b(student, weights, biases):
         ref.collapse_affine(weights, biases)[1],
         inputs={"weights": weights, "biases": biases},
         what="b_eff",
-        observable="b_eff",
         atol=_abs_tolerance(weights, biases),
+        wrong_answers=wrong_biases(biases),
     )
 
 

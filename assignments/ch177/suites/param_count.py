@@ -1,10 +1,11 @@
 """Hidden properties of 01_param_count: count_params."""
 
+import numpy as np
 from hypothesis import example, given
 from hypothesis import strategies as st
 
 import nnla_ref as ref
-from autograder.judge.properties import Failure, Suite, expect_raises
+from autograder.judge.properties import Failure, Suite, add_wrong_answer_tags, expect_raises
 
 from ..misconceptions import CATALOGUE
 
@@ -19,9 +20,35 @@ def huge_sizes():
     return st.lists(st.integers(1, 10**6), min_size=2, max_size=5)
 
 
+def wrong_counts(layer_sizes):
+    """The counts the known mistakes give."""
+    pairs = list(zip(layer_sizes, layer_sizes[1:]))
+    return [
+        ("weights-only", lambda: sum(a * b for a, b in pairs)),
+        ("biases-per-input", lambda: sum(a * b + a for a, b in pairs)),
+        ("skips-last-layer", lambda: sum(a * b + b for a, b in pairs[:-1])),
+        ("counts-input-layer-bias", lambda: sum(a * b + b for a, b in pairs) + layer_sizes[0]),
+        ("overflow", lambda: _int32_count(layer_sizes)),
+    ]
+
+
+def _int32_count(layer_sizes):
+    s = np.asarray(layer_sizes, dtype=np.int32)
+    with np.errstate(over="ignore"):
+        return int(np.sum(s[:-1] * s[1:] + s[1:], dtype=np.int32))
+
+
 def _expect_count(student, layer_sizes):
     inputs = {"layer_sizes": layer_sizes}
     got = student.call("count_params", layer_sizes, inputs=inputs)
+    try:
+        _expect_exact(got, inputs)
+    except Failure as failure:
+        raise add_wrong_answer_tags(failure, got, wrong_counts(layer_sizes)) from None
+
+
+def _expect_exact(got, inputs):
+    layer_sizes = inputs["layer_sizes"]
     expected = ref.count_params(layer_sizes)
     if isinstance(got, float) or (hasattr(got, "dtype") and got.dtype.kind != "i"):
         raise Failure(

@@ -15,7 +15,6 @@ from autograder.judge.properties import (
     Suite,
     as_array,
     expect_close,
-    expect_close_or_tagged,
     expect_unchanged_inputs,
     handle_id,
 )
@@ -230,12 +229,12 @@ def _expect_forward(student, problem) -> None:
     x, W, b, activation = problem
     _, got, inputs = _forward(student, problem)
     act = ACTS[activation]
-    expect_close_or_tagged(
+    expect_close(
         got,
         act(x @ W.T + b),
-        dense_wrongs(x, W, b, act),
         inputs=inputs,
         what="layer.forward(x)",
+        wrong_answers=dense_wrongs(x, W, b, act),
     )
 
 
@@ -281,8 +280,12 @@ def forward_square(student, problem):
     x, W, b, activation = problem
     _, got, inputs = _forward(student, problem)
     act = ACTS[activation]
-    expect_close_or_tagged(
-        got, act(x @ W.T + b), dense_wrongs(x, W, b, act), inputs=inputs, what="layer.forward(x)"
+    expect_close(
+        got,
+        act(x @ W.T + b),
+        inputs=inputs,
+        what="layer.forward(x)",
+        wrong_answers=dense_wrongs(x, W, b, act),
     )
 
 
@@ -314,13 +317,13 @@ def stores_z(student, problem):
     x, W, b, activation = problem
     layer, _, inputs = _forward(student, problem)
     z = student.get(layer, "z", inputs=inputs)
-    expect_close_or_tagged(
+    z_overwritten = ("z-overwritten-by-activation", lambda: ACTS[activation](x @ W.T + b))
+    expect_close(
         z,
         x @ W.T + b,
-        dense_wrongs(x, W, b, lambda v: v),
         inputs=inputs,
         what="layer.z",
-        observable="z",
+        wrong_answers=[*dense_wrongs(x, W, b, lambda v: v), z_overwritten],
     )
 
 
@@ -338,9 +341,7 @@ def stores_h(student, problem):
     layer, returned, inputs = _forward(student, problem)
     h = student.get(layer, "h", inputs=inputs)
     act = ACTS[activation]
-    expect_close_or_tagged(
-        h, act(x @ W.T + b), dense_wrongs(x, W, b, act), inputs=inputs, what="layer.h", observable="h"
-    )
+    expect_close(h, act(x @ W.T + b), inputs=inputs, what="layer.h", wrong_answers=dense_wrongs(x, W, b, act))
     expect_close(returned, h, inputs=inputs, what="the value forward returned (it should be layer.h)")
 
 
@@ -375,13 +376,12 @@ def stores_latest(student, calls):
         wrongs += dense_wrongs(x2, W, b, act if name == "h" else lambda v: v)
         if name == "z":
             wrongs.append(("z-overwritten-by-activation", lambda: act(z2)))
-        expect_close_or_tagged(
+        expect_close(
             got,
             latest,
-            wrongs,
             inputs=inputs,
             what=f"layer.{name} after forward(x1), forward(x2)",
-            observable=name,
+            wrong_answers=wrongs,
         )
 
 
@@ -465,12 +465,12 @@ def network_activations(student, sizes, output):
             wrongs = [("missing-relu", lambda: PROBE)]
             if output not in ("identity", "relu"):  # the output activation used on a hidden layer
                 wrongs.append(("wrong-output-activation", lambda: ACTS[output or "sigmoid"](PROBE)))
-        expect_close_or_tagged(
+        expect_close(
             got,
             ACTS[name](PROBE),
-            wrongs,
             inputs=probe_inputs,
             what=f"layers[{i}].activation(z) ({'output' if last else 'hidden'} layer, should be {name})",
+            wrong_answers=wrongs,
         )
 
 
@@ -501,10 +501,12 @@ def network_forward(student, problem):
         student.set(net, ("layers", i, "b"), b)
     got = student.call(net, x, path=("forward",), inputs=inputs)
     out = ACTS[output or "sigmoid"]
-    expect_close_or_tagged(
+    expect_close(
         got,
         stack(x, weights, biases, ref.relu, out),
-        [
+        inputs=inputs,
+        what="net.forward(x)",
+        wrong_answers=[
             *(
                 ("wrong-output-activation", lambda f=f: stack(x, weights, biases, ref.relu, f))
                 for name, f in ACTS.items()
@@ -514,8 +516,6 @@ def network_forward(student, problem):
             ("last-layer-not-activated", lambda: stack(x, weights, biases, ref.relu, lambda z: z)),
             ("single-vector-shape", lambda: stack(np.atleast_2d(x), weights, biases, ref.relu, out)),
         ],
-        inputs=inputs,
-        what="net.forward(x)",
     )
 
 
@@ -552,20 +552,18 @@ def network_chains_layers(student, problem):
         source = "x" if i == 0 else f"layers[{i - 1}].h"
         expected = h_prev @ W.T + b
         act = ACTS[(output or "sigmoid") if i == len(sizes) - 2 else "relu"]
-        expect_close_or_tagged(
+        expect_close(
             z,
             expected,
-            [("z-overwritten-by-activation", lambda act=act, expected=expected: act(expected))],
             inputs=inputs,
             what=f"layers[{i}].z (it should be {source} @ layers[{i}].W.T + layers[{i}].b)",
-            observable="z",
+            wrong_answers=[("z-overwritten-by-activation", lambda act=act, expected=expected: act(expected))],
         )
         h_prev = numeric(student.get(net, "layers", i, "h", inputs=inputs), f"layers[{i}].h", inputs)
         if h_prev.shape != expected.shape:
             raise Failure(
                 f"layers[{i}].h has shape {h_prev.shape}, expected {expected.shape} (the shape of its z)",
                 inputs=inputs,
-                observable="h",
                 show_values=False,
             )
     expect_close(returned, h_prev, inputs=inputs, what="net.forward(x) (it should return the last layer's h)")

@@ -17,15 +17,15 @@ import nnla_ref as ref
 from autograder.judge.properties import (
     Failure,
     Suite,
+    add_wrong_answer_tags,
     expect_close,
-    expect_close_or_tagged,
     expect_unchanged_inputs,
 )
 from autograder.judge.strategies import arrays, shapes
 
 from ..misconceptions import CATALOGUE
 from ..stacks import stack
-from ..strategies import layer_chains, widths
+from ..strategies import layer_chains, square_chains, widths
 
 suite = Suite("04_tanh_vs_relu", CATALOGUE)
 
@@ -56,6 +56,15 @@ def call_tanh(student, z):
     return got, inputs
 
 
+def wrong_tanh(z):
+    """What the known mistakes of tanh give."""
+    return [("sigmoid-instead-of-tanh", lambda: 1 / (1 + np.exp(-np.clip(z, -500, 500))))]
+
+
+def expect_tanh(got, z, inputs) -> None:
+    expect_close(got, ref.tanh(z), inputs=inputs, what="tanh(z)", wrong_answers=wrong_tanh(z))
+
+
 def expect_quiet_finite(student, got, z, inputs) -> None:
     """No floating-point warning and no NaN/inf: the failures of exp(z) or exp(2|z|) for large |z|."""
     floating = [w for w in student.last.warnings if w.startswith("RuntimeWarning")]
@@ -69,13 +78,14 @@ def expect_quiet_finite(student, got, z, inputs) -> None:
         )
     arr = np.asarray(got) if isinstance(got, np.ndarray | np.generic | float | int) else None
     if arr is not None and arr.dtype.kind in "fc" and not np.all(np.isfinite(arr)):
-        raise Failure(
+        failure = Failure(
             "tanh(z) contains nan or inf",
             inputs=inputs,
             expected=ref.tanh(z),
             actual=got,
             tags=("exp-overflow",),
         )
+        raise add_wrong_answer_tags(failure, got, wrong_tanh(z))
 
 
 @suite.prop(
@@ -93,7 +103,7 @@ def expect_quiet_finite(student, got, z, inputs) -> None:
 @example(z=np.array([[1e-12, -3.5e-9], [19.5, -20.5]]))
 def tanh_values(student, z):
     got, inputs = call_tanh(student, z)
-    expect_close(got, ref.tanh(z), inputs=inputs, what="tanh(z)")
+    expect_tanh(got, z, inputs)
     expect_unchanged_inputs(student, "tanh(z)", inputs)
 
 
@@ -126,13 +136,11 @@ def tanh_floats(student, z):
     got, inputs = call_tanh(student, z)
     if not _is_float_result(got):
         kind = f"dtype {got.dtype}" if isinstance(got, np.ndarray | np.generic) else type(got).__name__
-        raise Failure(
-            f"tanh(z) should return floats, got {kind}",
-            inputs=inputs,
-            expected=ref.tanh(z),
-            actual=got,
+        failure = Failure(
+            f"tanh(z) should return floats, got {kind}", inputs=inputs, expected=ref.tanh(z), actual=got
         )
-    expect_close(got, ref.tanh(z), inputs=inputs, what="tanh(z)")
+        raise add_wrong_answer_tags(failure, got, wrong_tanh(z))
+    expect_tanh(got, z, inputs)
 
 
 @suite.prop(
@@ -148,7 +156,7 @@ def tanh_floats(student, z):
 def tanh_large(student, z):
     got, inputs = call_tanh(student, z)
     expect_quiet_finite(student, got, z, inputs)
-    expect_close(got, ref.tanh(z), inputs=inputs, what="tanh(z)")
+    expect_tanh(got, z, inputs)
 
 
 @suite.prop(
@@ -164,7 +172,7 @@ def tanh_large(student, z):
 def tanh_huge(student, z):
     got, inputs = call_tanh(student, z)
     expect_quiet_finite(student, got, z, inputs)
-    expect_close(got, ref.tanh(z), inputs=inputs, what="tanh(z)")
+    expect_tanh(got, z, inputs)
 
 
 class _BannedUses(ast.NodeVisitor):
@@ -254,9 +262,7 @@ def tanh_not_banned(student):
 def stack_problems(draw, batch=True, square=False, activations=tuple(ACTS)):
     """(X, weights, biases, activation name) for a stack of 1 to 4 layers."""
     if square:
-        n, depth = draw(widths(5)), draw(st.integers(1, 4))
-        weights = [draw(arrays((n, n), SMALL)) for _ in range(depth)]
-        biases = [draw(arrays((n,), SMALL)) for _ in range(depth)]
+        weights, biases = draw(square_chains(widths(5), st.integers(1, 4), SMALL))
     else:
         weights, biases = draw(layer_chains(1, 4, 5, SMALL))
     n_0 = weights[0].shape[1]
@@ -274,15 +280,15 @@ def _check_stack(student, problem):
     inputs = {"X": X, "weights": weights, "biases": biases, "activation": activation}
     got = student.call("forward_stack", X, weights, biases, {"__fn__": activation}, inputs=inputs)
     act = ACTS[activation]
-    expect_close_or_tagged(
+    expect_close(
         got,
         stack(X, weights, biases, act),
-        [
+        inputs=inputs,
+        what="forward_stack(X, weights, biases, activation)",
+        wrong_answers=[
             ("last-layer-not-activated", lambda: stack(X, weights, biases, act, output=None)),
             ("untransposed-weight", lambda: stack(X, weights, biases, act, transpose=False)),
         ],
-        inputs=inputs,
-        what="forward_stack(X, weights, biases, activation)",
     )
 
 
@@ -448,7 +454,29 @@ def summarize_values(student, H):
     inputs = {"H": H}
     got = student.call("summarize", H, inputs=inputs)
     scale = float(np.max(np.abs(H), initial=0.0))
-    expect_summary(got, ref.summarize(H), inputs=inputs, what="summarize(H)", scale=scale)
+    try:
+        expect_summary(got, ref.summarize(H), inputs=inputs, what="summarize(H)", scale=scale)
+    except Failure as failure:
+        raise add_wrong_answer_tags(failure, got, wrong_summaries(H)) from None
+
+
+def wrong_summaries(H):
+    """What the known mistakes of summarize give."""
+    mean, frac_positive = float(np.mean(H)), float(np.mean(H > 0))
+    return [
+        (
+            "sample-std",
+            lambda: {
+                "mean": mean,
+                "std": float(np.std(H, ddof=1)) if np.size(H) > 1 else float("nan"),
+                "frac_positive": frac_positive,
+            },
+        ),
+        (
+            "boundary-inclusive",
+            lambda: {"mean": mean, "std": float(np.std(H)), "frac_positive": float(np.mean(H >= 0))},
+        ),
+    ]
 
 
 @suite.prop(

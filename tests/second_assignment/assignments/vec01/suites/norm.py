@@ -16,4 +16,9 @@ suite = Suite("02_norm", CATALOGUE)
 @example(v=reference.np.array([3.0, 4.0, 0.0]))
 def length(student, v):
     inputs = {"v": v}
-    expect_close(student.call("norm", v, inputs=inputs), reference.norm(v), inputs=inputs)
+    expect_close(
+        student.call("norm", v, inputs=inputs),
+        reference.norm(v),
+        inputs=inputs,
+        wrong_answers=[("forgets-sqrt", lambda: reference.dot(v, v))],
+    )
