@@ -118,11 +118,12 @@ class StudentCalls:
         seed: int | None = None,
         watch_banned: bool = False,
         shared: bool = False,
+        trusted: tuple[str, ...] = (),
         inputs: dict | None = None,
         **kwargs,
     ):
-        """The value the student's callable returned; Failure if it raised. `shared`: see
-        StudentProcess.call."""
+        """The value the student's callable returned; Failure if it raised. `shared` and
+        `trusted`: see StudentProcess.call."""
         reply = self.process.call(
             self.notebook,
             target,
@@ -132,6 +133,7 @@ class StudentCalls:
             watch_banned=watch_banned,
             timeout=self.call_seconds,
             shared=shared,
+            trusted=trusted,
             **kwargs,
         )
         self.last = reply

@@ -285,11 +285,14 @@ class StudentProcess:
         watch_banned: bool = False,
         timeout: float = 5.0,
         shared: bool = False,
+        trusted: tuple[str, ...] = (),
         **kwargs,
     ) -> Reply:
         """Call the student's `target`. With `shared`, for a function whose result the properties
         only look at (a figure): it runs once per input and worker, and every later call with
-        the same input is given that reply. A call that raised is made again."""
+        the same input is given that reply. A call that raised is made again. `trusted` names
+        the notebook's functions replaced, for this call only, by the given objects of the same
+        name, so that the call's result does not depend on the student's versions of those."""
         message = {
             "op": "call",
             "namespace": namespace,
@@ -300,6 +303,8 @@ class StudentProcess:
             "seed": seed,
             "watch_banned": watch_banned,
         }
+        if trusted:
+            message["trusted"] = list(trusted)
         key = json.dumps(message, sort_keys=True) if shared else ""
         if key in self.shared_replies:
             return self.shared_replies[key]
