@@ -24,7 +24,6 @@ from selfcheck import (
     get,
     unchanged,
     unit,
-    where,
 )
 
 ASSIGNMENT = "ch177"
@@ -66,15 +65,14 @@ def double(z):
 # ------------------------------------------------------------------------------ strategies
 
 
-def affine_cases():
+def affine_cases(batch=True):
+    """X, W, b (without X when `batch` is False: a check that builds its own inputs)."""
+
     @st.composite
     def build(draw):
-        batch, n_in, n_out = (draw(st.integers(1, 4)) for _ in range(3))
-        return {
-            "X": draw(arrays((batch, n_in))),
-            "W": draw(arrays((n_out, n_in))),
-            "b": draw(arrays((n_out,))),
-        }
+        rows, n_in, n_out = (draw(st.integers(1, 4)) for _ in range(3))
+        case = {"X": draw(arrays((rows, n_in)))} if batch else {}
+        return {**case, "W": draw(arrays((n_out, n_in))), "b": draw(arrays((n_out,)))}
 
     return build()
 
@@ -121,6 +119,16 @@ HINT_COUNT = (
 )
 
 
+# What the chapter's example gives with each known mistake.
+KNOWN_WRONG_COUNTS = {
+    234752: "234752 is the weights alone; each layer also has n_out biases",
+    235920: "235920 counts one bias per input (n_in) instead of one per output unit (n_out)",
+    200960: "200960 is the first layer only; every consecutive pair of sizes is a layer",
+    233856: "233856 leaves out the last layer (128 -> 10)",
+    235930: "235930 gives the input layer 784 biases of its own; it has none",
+}
+
+
 @check(
     "count_params",
     "count_params([784, 256, 128, 10]) is 235146, a Python int (the chapter's example)",
@@ -130,7 +138,8 @@ HINT_COUNT = (
 def _(ns, layer_sizes):
     got = call("count_params", get(ns, "count_params"), list(layer_sizes))
     if got != 235146:
-        raise Fail("wrong number of parameters", expected=235146, got=got)
+        mistake = KNOWN_WRONG_COUNTS.get(got if isinstance(got, int) else None)
+        raise Fail(f"wrong number of parameters{': ' + mistake if mistake else ''}", expected=235146, got=got)
     if type(got) is not int:
         raise Fail(f"the result must be a Python int, not {type(got).__name__}", show_values=False)
 
@@ -158,10 +167,14 @@ def _(ns, layer_sizes):
 
 @check(
     "count_params",
-    "fewer than two sizes, or a size of zero or less, raise ValueError",
+    "fewer than two sizes, or a size that is not a positive integer (0, -3, 2.5, True, '3', None), "
+    "raise ValueError",
     hint="Check the sizes first: raise ValueError for fewer than two, and for any size that is "
-    "zero, negative, a bool or not an integer.",
-    examples=[{"layer_sizes": s} for s in ([], [784], [4, 0, 2], [4, -3, 2])],
+    "zero, negative, a bool or not an integer (isinstance(n, (int, np.integer)) and not a bool).",
+    examples=[
+        {"layer_sizes": s}
+        for s in ([], [784], [4, 0, 2], [4, -3, 2], [4, 2.5, 2], [4, True, 2], [4, "3", 2], [4, None, 2])
+    ],
 )
 def _(ns, layer_sizes):
     expect_value_error(ns, "count_params", layer_sizes)
@@ -189,9 +202,9 @@ def _affine_properties(name: str, hint: str) -> None:
         name,
         f"{name}: x = e_j (1 in place j, 0 elsewhere) gives W[:, j] + b, the bias included",
         hint=hint + " Add the bias b to every sample.",
-        cases=affine_cases,
+        cases=lambda: affine_cases(batch=False),
     )
-    def _(ns, X, W, b):
+    def _(ns, W, b):
         f = get(ns, name)
         for j in range(W.shape[1]):
             e = unit(W.shape[1], j)
@@ -240,17 +253,16 @@ def _(ns, X, W, b):
 # ======================================================================= 03 stored activations
 
 
-def layer_cases():
+def layer_cases(batch=True):
+    """n_in, n_out, W, b and a batch X (no X when `batch` is False)."""
+
     @st.composite
     def build(draw):
-        n_in, n_out, batch = draw(st.integers(1, 4)), draw(st.integers(1, 4)), draw(st.integers(1, 3))
-        return {
-            "n_in": n_in,
-            "n_out": n_out,
-            "W": draw(arrays((n_out, n_in))),
-            "b": draw(arrays((n_out,))),
-            "X": draw(arrays((batch, n_in))),
-        }
+        n_in, n_out = draw(st.integers(1, 4)), draw(st.integers(1, 4))
+        case = {"n_in": n_in, "n_out": n_out, "W": draw(arrays((n_out, n_in))), "b": draw(arrays((n_out,)))}
+        if batch:
+            case["X"] = draw(arrays((draw(st.integers(1, 3)), n_in)))
+        return case
 
     return build()
 
@@ -281,6 +293,9 @@ def _(ns, n_in, n_out):
     bias = expect_shape(attr(layer, "b", "DenseLayer"), (n_out,), "layer.b")
     if np.any(bias != 0):
         raise Fail("layer.b must start at zero", expected=np.zeros(n_out), got=bias)
+    dtype = np.asarray(attr(layer, "b", "DenseLayer")).dtype
+    if dtype.kind != "f":
+        raise Fail(f"layer.b must hold floats, np.zeros(n_out), not dtype {dtype}", show_values=False)
     if attr(layer, "activation", "DenseLayer") is not get(ns, "relu"):
         raise Fail("the default activation must be the given relu", show_values=False)
     other = make_layer(ns, n_in, n_out, activation=get(ns, "sigmoid"))
@@ -307,6 +322,41 @@ def _(ns, n_in, n_out, W, b, X):
 
 @check(
     "DenseLayer",
+    "W is He-initialised: for DenseLayer(400, 300) its entries have mean about 0 and standard "
+    "deviation sqrt(2 / n_in) = 0.0707 (within 5%)",
+    hint="np.random.randn(n_out, n_in) * np.sqrt(2.0 / n_in): standard normal entries scaled by "
+    "sqrt(2 / n_in), n_in being the number of inputs.",
+    examples=[{"n_in": 400, "n_out": 300}],
+)
+def _(ns, n_in, n_out):
+    W = expect_shape(attr(make_layer(ns, n_in, n_out), "W", "DenseLayer"), (n_out, n_in), "layer.W")
+    scale, std, mean = np.sqrt(2.0 / n_in), float(np.std(W)), float(np.mean(W))
+    if abs(std - scale) > 0.05 * scale or abs(mean) > 0.05 * scale:
+        raise Fail(
+            "the weights do not have He scaling",
+            expected=Text(f"mean about 0, std {scale:.4f}"),
+            got=Text(f"mean {mean:.4f}, std {std:.4f}"),
+        )
+
+
+@check(
+    "DenseLayer",
+    "z is affine in x: a zero input gives z = b, and x = e_j gives z = W[:, j] + b",
+    hint="Store z before the activation: self.z is the pre-activation x @ W.T + b (self.z = h would "
+    "lose it); multiply by the transpose of W, and add the bias.",
+    cases=lambda: layer_cases(batch=False),
+)
+def _(ns, n_in, n_out, W, b):
+    layer = make_layer(ns, n_in, n_out, W, b)
+    forward(layer, np.zeros(n_in))
+    expect_close(attr(layer, "z", "DenseLayer"), b, "layer.z for a zero input")
+    for j in range(n_in):
+        forward(layer, unit(n_in, j))
+        expect_close(attr(layer, "z", "DenseLayer"), W[:, j] + b, f"layer.z for x = e_{j}")
+
+
+@check(
+    "DenseLayer",
     "h equals activation(z): after forward, layer.h == layer.activation(layer.z), and forward returns h",
     hint="Keep the pre-activation: z = x @ W.T + b; h = activation(z); store both (z before the "
     "activation), then return h.",
@@ -319,21 +369,6 @@ def _(ns, n_in, n_out, W, b, X, activation):
     z = array(attr(layer, "z", "DenseLayer"), "layer.z")
     expect_close(attr(layer, "h", "DenseLayer"), act(z), f"layer.h (activation {activation})")
     expect_close(h, attr(layer, "h", "DenseLayer"), "the value forward returns")
-
-
-@check(
-    "DenseLayer",
-    "z is affine in x: a zero input gives z = b, and x = e_j gives z = W[:, j] + b",
-    hint="z = x @ W.T + b: multiply by the transpose of W, and add the bias.",
-    cases=layer_cases,
-)
-def _(ns, n_in, n_out, W, b, X):
-    layer = make_layer(ns, n_in, n_out, W, b)
-    forward(layer, np.zeros(n_in))
-    expect_close(attr(layer, "z", "DenseLayer"), b, "layer.z for a zero input")
-    for j in range(n_in):
-        forward(layer, unit(n_in, j))
-        expect_close(attr(layer, "z", "DenseLayer"), W[:, j] + b, f"layer.z for x = e_{j}")
 
 
 @check(
@@ -529,6 +564,66 @@ def _(ns, z):
 
 @check(
     "tanh",
+    "tanh does not change its argument",
+    hint="np.asarray(z, dtype=float) returns the caller's own array when it already holds floats: "
+    "compute new arrays (np.minimum(np.abs(z), 20.0)) instead of changing z in place.",
+    examples=lambda: [{"z": np.array([-30.0, -1.0, 0.0, 2.0, 800.0])}],
+    cases=lambda: st.fixed_dictionaries({"z": _float_arrays(-40, 40)}),
+)
+def _(ns, z):
+    before = copies(z)
+    call("tanh", get(ns, "tanh"), z)
+    unchanged(before, (z,), ("z",), "tanh")
+
+
+def library_tanh_uses(source: str) -> list[str]:
+    """The ways the cell's code reaches a library tanh: inside functions, classes and lambdas
+    every mention counts; at the top level aliases and imports do, checks and prints do not."""
+    import ast
+
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return []
+    found = []
+    for top in tree.body:
+        if isinstance(top, ast.Assert | ast.Expr):
+            continue
+        nested = isinstance(top, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)
+        lambdas = {id(n) for lam in ast.walk(top) if isinstance(lam, ast.Lambda) for n in ast.walk(lam)}
+        called = {id(n.func) for n in ast.walk(top) if isinstance(n, ast.Call)}
+        for node in ast.walk(top):
+            counts = nested or id(node) in lambdas or id(node) not in called
+            if isinstance(node, ast.Attribute) and node.attr == "tanh" and counts:
+                found.append(ast.unparse(node))
+            elif isinstance(node, ast.Call) and any(
+                isinstance(a, ast.Constant) and a.value == "tanh" for a in node.args
+            ):
+                found.append(ast.unparse(node))
+            elif isinstance(node, ast.ImportFrom) and any(a.name == "tanh" for a in node.names):
+                found.append(f"from {node.module} import tanh")
+    return list(dict.fromkeys(found))
+
+
+@check(
+    "tanh",
+    "the cell that defines tanh does not use np.tanh or math.tanh in any function (a helper "
+    "included), nor as an alias or an import",
+    hint="Build tanh from np.exp (or np.expm1); a top-level check such as "
+    "assert np.allclose(tanh(z), np.tanh(z)) in the cell is fine.",
+    examples=[{}],
+)
+def _(ns):
+    import linecache
+
+    code = getattr(get(ns, "tanh"), "__code__", None)
+    found = library_tanh_uses("".join(linecache.getlines(code.co_filename)) if code else "")
+    if found:
+        raise Fail(f"the cell uses {', '.join(found[:3])}", show_values=False)
+
+
+@check(
+    "tanh",
     "tanh does not call np.tanh or math.tanh",
     hint="Write tanh with np.exp (see the formula above the exercise).",
     examples=lambda: [{"z": np.array([0.25, -3.0])}],
@@ -571,6 +666,24 @@ def _(ns, X, weights, biases):
     expect_shape(
         call("forward_stack", f, X[0], weights, biases, rectifier), (n_last,), "forward_stack(X[0], ...)"
     )
+
+
+@check(
+    "forward_stack",
+    "forward_stack does not change X, the list of weights, the list of biases or the arrays in them",
+    hint="Read the arguments, never write to them: no in-place operations on X, W or b, and no "
+    "pop/append/reverse on the lists (iterate with zip(weights, biases)).",
+    cases=stack_cases,
+)
+def _(ns, X, weights, biases):
+    before_X, before_W, before_b = copies(X, weights, biases)
+    call("forward_stack", get(ns, "forward_stack"), X, weights, biases, get(ns, "relu"))
+    for name, was, now in (("weights", before_W, weights), ("biases", before_b, biases)):
+        if len(now) != len(was):
+            raise Fail(f"forward_stack changed the length of {name}", expected=len(was), got=len(now))
+    unchanged([before_X], [X], ["X"], "forward_stack")
+    names = [f"W_{i + 1}" for i in range(len(weights))] + [f"b_{i + 1}" for i in range(len(biases))]
+    unchanged(before_W + before_b, weights + biases, names, "forward_stack")
 
 
 @check(
@@ -641,16 +754,30 @@ def _(ns, H):
 
 @check(
     "summarize",
-    "a constant array c gives mean c, std 0, and frac_positive 1 if c > 0 else 0",
-    hint="frac_positive counts entries strictly greater than 0; the std of equal values is 0.",
+    "a constant array c gives mean c and std 0",
+    hint="The population std (np.std(H), ddof=0) of equal values is 0, also for a single value; the "
+    "sample std (ddof=1) of a single value is nan.",
     cases=lambda: st.fixed_dictionaries({"c": floats(), "shape": hnp.array_shapes(max_dims=2, max_side=3)}),
 )
 def _(ns, c, shape):
     H = np.full(shape, c)
     s = _summary(call("summarize", get(ns, "summarize"), H), "summarize(H)")
-    expect_close(
-        [s["mean"], s["std"], s["frac_positive"]], [c, 0.0, float(c > 0)], "[mean, std, frac_positive]"
-    )
+    expect_close(s["mean"], c, "summarize(H)['mean']")
+    expect_close(s["std"], 0.0, "summarize(H)['std']")
+
+
+@check(
+    "summarize",
+    "a constant array c gives frac_positive 1 if c > 0, else 0",
+    hint="frac_positive is np.mean(H > 0): entries strictly greater than 0; an entry equal to 0 is "
+    "not positive.",
+    cases=lambda: st.fixed_dictionaries(
+        {"c": st.sampled_from([0.0, 1.0, -1.0, 0.5]), "shape": hnp.array_shapes(max_dims=2, max_side=3)}
+    ),
+)
+def _(ns, c, shape):
+    s = _summary(call("summarize", get(ns, "summarize"), np.full(shape, c)), "summarize(H)")
+    expect_close(s["frac_positive"], float(c > 0), "summarize(H)['frac_positive']")
 
 
 @check(
@@ -738,15 +865,14 @@ def _(ns, X, weights, biases):
 # ========================================================================= 05 linear collapse
 
 
-def chain_cases(max_layers=4):
+def chain_cases(max_layers=4, with_biases=True):
     @st.composite
     def build(draw):
         sizes = draw(sizes_cases(2, max_layers + 1))
-        return {
-            "weights": [draw(arrays((m, n))) for n, m in zip(sizes[:-1], sizes[1:])],
-            "biases": [draw(arrays((m,))) for m in sizes[1:]],
-            "x": draw(arrays((sizes[0],))),
-        }
+        case = {"weights": [draw(arrays((m, n))) for n, m in zip(sizes[:-1], sizes[1:])]}
+        if with_biases:
+            case["biases"] = [draw(arrays((m,))) for m in sizes[1:]]
+        return {**case, "x": draw(arrays((sizes[0],)))}
 
     return build()
 
@@ -763,9 +889,9 @@ def layer_by_layer(weights, biases, x):
     "collapse equals applying the layers in turn: collapse_linear(weights) @ x = W_L @ (... (W_1 @ x)), "
     "of shape (n_L, n_0)",
     hint="The first layer's matrix stands on the right: W_eff = W_L @ ... @ W_2 @ W_1.",
-    cases=chain_cases,
+    cases=lambda: chain_cases(with_biases=False),
 )
-def _(ns, weights, biases, x):
+def _(ns, weights, x):
     before = copies(weights)
     W_eff = call("collapse_linear", get(ns, "collapse_linear"), weights)
     unchanged(before[0], weights, [f"W_{i + 1}" for i in range(len(weights))], "collapse_linear")
@@ -808,6 +934,20 @@ def _(ns, weights, biases, x):
     W_eff = expect_shape(out[0], (weights[-1].shape[0], weights[0].shape[1]), "W_eff")
     b_eff = expect_shape(out[1], (weights[-1].shape[0],), "b_eff")
     expect_close(W_eff @ x + b_eff, layer_by_layer(weights, biases, x), "W_eff @ x + b_eff")
+
+
+@check(
+    "collapse_affine",
+    "an empty list, or weights whose shapes do not chain, raise ValueError",
+    hint="Check as collapse_linear does (or let it check): raise ValueError when weights is empty or "
+    "W_l.shape[1] differs from W_{l-1}.shape[0].",
+    examples=lambda: [
+        {"weights": [], "biases": []},
+        {"weights": [np.ones((3, 2)), np.ones((3, 2))], "biases": [np.ones(3), np.ones(3)]},
+    ],
+)
+def _(ns, weights, biases):
+    expect_value_error(ns, "collapse_affine", weights, biases)
 
 
 # ======================================================================= 06 half-space neurons
@@ -963,5 +1103,37 @@ def _(ns, n_neurons, n_cols):
             raise Fail(
                 f"the leftover axes {left_on} must be turned off with ax.axis('off')", show_values=False
             )
+    finally:
+        plt.close("all")
+
+
+@check(
+    "plot_neuron_maps",
+    "a dead neuron (a column of zeros) gets its map too, and each map spans its own column's range, "
+    "from the column's minimum to its maximum",
+    hint="Draw contourf(xx, yy, H[:, i].reshape(xx.shape)) for neuron i and let contourf choose the "
+    "levels (levels=20, or none): np.linspace(col.min(), col.max(), k) gives equal levels for a "
+    "constant column, which contourf rejects.",
+    examples=[{"n_neurons": 3, "dead": 1}, {"n_neurons": 4, "dead": 3}],
+)
+def _(ns, n_neurons, dead):
+    import matplotlib.pyplot as plt
+    from matplotlib.contour import ContourSet
+
+    xx, yy, H = _maps_input(n_neurons)
+    H[:, dead] = 0.0
+    fig = call("plot_neuron_maps", get(ns, "plot_neuron_maps"), xx, yy, H, n_cols=3)
+    try:
+        for i, ax in enumerate(getattr(fig, "axes", [])[:n_neurons]):
+            maps = [c for c in ax.collections if isinstance(c, ContourSet)]
+            if not maps:
+                raise Fail(f"the axes of neuron {i + 1} has no contourf", show_values=False)
+            span, column = (maps[0].zmin, maps[0].zmax), (H[:, i].min(), H[:, i].max())
+            if not np.allclose(span, column):
+                raise Fail(
+                    f"the map of neuron {i + 1} spans another range than column {i} of H",
+                    expected=Text(f"[{column[0]:.3g}, {column[1]:.3g}]"),
+                    got=Text(f"[{span[0]:.3g}, {span[1]:.3g}]"),
+                )
     finally:
         plt.close("all")
