@@ -55,12 +55,40 @@ def _feedback(args: argparse.Namespace) -> int:
     return 0
 
 
+def _solutions(args: argparse.Namespace) -> int:
+    from autograder.outputs.solutions import SolutionsRefused, write_solutions
+
+    course = Course.find()
+    out = Path(args.out).resolve() if args.out else None
+    try:
+        written = write_solutions(course, args.assignment, out, force=args.force)
+    except (SolutionsRefused, ValueError, FileNotFoundError) as refused:  # nothing written
+        print(f"nnla solutions: {refused}", file=sys.stderr)
+        return 2
+    print(f"{len(written)} solution notebooks written to {written[0].parent}")
+    return 0
+
+
 def _demo(args: argparse.Namespace) -> int:
     from autograder.demo.run import run_demo
 
     repo = Course.find()
     folder = Path(args.folder).resolve() if args.folder else repo.root / "demo-class"
     return run_demo(repo, folder, args.assignment)
+
+
+def _readme(args: argparse.Namespace) -> int:
+    from autograder.outputs.student_readme import write_student_readme
+
+    course = Course.find()
+    try:
+        written = write_student_readme(course, args.assignment)
+    except (ValueError, FileNotFoundError) as wrong:
+        print(f"nnla readme: {wrong}", file=sys.stderr)
+        return 2
+    for path in written:
+        print(f"wrote {path.relative_to(course.root)}")
+    return 0
 
 
 def selfcheck_script(assignment: str | None) -> Path | None:
@@ -127,6 +155,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--student", action="append", metavar="ID", help="only this student (repeatable)")
     p.set_defaults(run=_feedback)
 
+    p = sub.add_parser("solutions", help="solution notebooks for students, after the due date")
+    p.add_argument("assignment")
+    p.add_argument("--out", help="folder for the notebooks (default: solutions/<assignment>/)")
+    p.add_argument("--force", action="store_true", help="write them even before the due date")
+    p.set_defaults(run=_solutions)
+
     p = sub.add_parser(
         "check", help="student self-check of the notebooks in this folder (public checks only)"
     )
@@ -141,6 +175,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--folder", help="where to build the demo course (default: ./demo-class)")
     p.add_argument("--assignment", help="whose demo class (default: the first assignment that has one)")
     p.set_defaults(run=_demo)
+
+    p = sub.add_parser(
+        "readme", help="the students' README.md from the manifest and the notebooks (source/ and release/)"
+    )
+    p.add_argument("assignment")
+    p.set_defaults(run=_readme)
     return parser
 
 

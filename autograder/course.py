@@ -21,6 +21,15 @@ class Limits:
 
 
 @dataclass(frozen=True)
+class NotebookGuide:
+    """What the students' README says about one notebook (manifest table `[notebook."<name>"]`)."""
+
+    minutes: int  # a realistic time estimate
+    objectives: tuple[str, ...]  # what a student learns from it (Markdown, one sentence each)
+    complete_answers: dict[str, tuple[str, ...]] = field(default_factory=dict)  # grade_id -> what it contains
+
+
+@dataclass(frozen=True)
 class Manifest:
     """An assignment as `assignments/<id>.toml` describes it."""
 
@@ -34,6 +43,9 @@ class Manifest:
     contract: dict[str, tuple[str, ...]] = field(default_factory=dict)  # notebook -> names it defines
     banned_calls: dict[str, str] = field(default_factory=dict)  # as feedback names it -> module.name
     references: tuple[str, ...] = ()  # packages the hidden suites compare with
+    # notebook -> its time, objectives and complete written answers; empty when the manifest has
+    # no [notebook."<name>"] tables, else one per notebook
+    guides: dict[str, NotebookGuide] = field(default_factory=dict)
 
     def limits_for(self, exercise: str) -> Limits:
         return self.exercise_limits.get(exercise, self.default_limits)
@@ -80,11 +92,79 @@ def load_manifest(path: Path) -> Manifest:
             contract={nb: tuple(names) for nb, names in data.get("contract", {}).items()},
             banned_calls=dict(data.get("banned_calls", {})),
             references=tuple(data.get("references", ())),
+            guides=load_guides(path, data.get("notebook", {}), tuple(data["notebooks"])),
         )
     except KeyError as missing:
         raise ValueError(f"{path}: missing key {missing}") from None
     except TypeError as bad:
         raise ValueError(f"{path}: {bad}") from None
+
+
+GUIDE_KEYS = ("minutes", "objectives", "complete_answer")
+
+
+def load_guides(path: Path, tables: object, notebooks: tuple[str, ...]) -> dict[str, NotebookGuide]:
+    """The `[notebook."<name>"]` tables: none at all, or one for each of `notebooks` and no other.
+
+    Each has `minutes` (a whole number above 0), `objectives` (a list of sentences) and, when the
+    notebook has hand-graded cells, `complete_answer`: a table from each such cell's nbgrader
+    grade_id to the list of what a complete answer contains (checked against the notebooks by
+    autograder.outputs.student_readme).
+    """
+    if not isinstance(tables, dict):
+        raise ValueError(f'{path}: `notebook` must be tables, [notebook."<name>"], one per notebook')
+    unknown = [nb for nb in tables if nb not in notebooks]
+    if unknown:
+        raise ValueError(
+            f'{path}: [notebook."{unknown[0]}"] is not a notebook of the assignment '
+            f"(notebooks = {list(notebooks)})"
+        )
+    missing = [nb for nb in notebooks if nb not in tables]
+    if tables and missing:
+        raise ValueError(
+            f'{path}: no [notebook."{missing[0]}"] table: once one notebook has one (minutes, '
+            "objectives), every notebook needs one"
+        )
+    guides = {}
+    for notebook in notebooks:
+        if notebook not in tables:
+            continue
+        table, where = tables[notebook], f'{path}: [notebook."{notebook}"]'
+        if not isinstance(table, dict):
+            raise ValueError(f"{where} must be a table with minutes and objectives")
+        extra = sorted(set(table) - set(GUIDE_KEYS))
+        if extra:
+            raise ValueError(f"{where} has an unknown key {extra[0]!r} (known: {', '.join(GUIDE_KEYS)})")
+        for key in ("minutes", "objectives"):
+            if key not in table:
+                raise ValueError(f"{where} is missing {key!r}")
+        minutes = table["minutes"]
+        if isinstance(minutes, bool) or not isinstance(minutes, int) or minutes < 1:
+            raise ValueError(f"{where}: minutes must be a whole number of minutes above 0, got {minutes!r}")
+        answers = table.get("complete_answer", {})
+        if not isinstance(answers, dict):
+            raise ValueError(
+                f"{where}: complete_answer must be a table, grade_id = [what the answer contains]"
+            )
+        guides[notebook] = NotebookGuide(
+            minutes=minutes,
+            objectives=_sentences(table["objectives"], f"{where} objectives"),
+            complete_answers={
+                grade_id: _sentences(items, f"{where} complete_answer.{grade_id}")
+                for grade_id, items in answers.items()
+            },
+        )
+    return guides
+
+
+def _sentences(value: object, where: str) -> tuple[str, ...]:
+    """A non-empty list of non-empty strings."""
+    if not isinstance(value, list) or not value:
+        raise ValueError(f"{where} must be a non-empty list of strings")
+    for item in value:
+        if not isinstance(item, str) or not item.strip():
+            raise ValueError(f"{where}: every item must be a non-empty string, got {item!r}")
+    return tuple(value)
 
 
 @dataclass(frozen=True)
