@@ -100,9 +100,19 @@ def test_the_fingerprint_changes_with_what_decides_a_grade_only(tmp_path):
     (course.root / "nbgrader_config.py").write_text("c = get_config()\n")
     first = grader_fingerprint(course, "vec01")
     assert grader_fingerprint(course, "vec01") == first  # the same files, the same fingerprint
+    (course.source("vec01") / "README.md").write_text("# the students' README, regenerated\n")
+    manifest = course.root / "assignments" / "vec01.toml"
+    guides = "".join(
+        f'\n[notebook."{nb}"]\nminutes = 20\nobjectives = ["{nb}"]\n' for nb in ("01_dot", "02_norm")
+    )
+    manifest.write_text(manifest.read_text() + guides)
+    assert grader_fingerprint(course, "vec01") == first  # what only the README reads decides nothing
+    manifest.write_text(manifest.read_text().replace('late_policy = "none"', 'late_policy = "zero"'))
+    assert grader_fingerprint(course, "vec01") != first
+    second = grader_fingerprint(course, "vec01")
     suite = course.plugin("vec01") / "suites" / "norm.py"
     suite.write_text(suite.read_text() + "\n# a change\n")
-    assert grader_fingerprint(course, "vec01") != first
+    assert grader_fingerprint(course, "vec01") != second
     folder = course.submitted("ada", "vec01")
     folder.mkdir(parents=True)
     (folder / "01_dot.ipynb").write_text("{}")

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import json
 import os
+import tomllib
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -35,8 +37,8 @@ def grader_fingerprint(course: Course, assignment: str) -> str:
     """Hash of what decides the grades: the course configuration, the assignment's manifest,
     source notebooks and plug-in, its reference packages and the grader's grading code."""
     digest = hashlib.sha256()
-    config = [course.root / "nbgrader_config.py", course.root / "assignments" / f"{assignment}.toml"]
-    _hash_files(digest, course.root, config)
+    _hash_files(digest, course.root, [course.root / "nbgrader_config.py"])
+    digest.update(_grading_part_of_manifest(course.root / "assignments" / f"{assignment}.toml"))
     for folder in (course.source(assignment), course.plugin(assignment)):
         _hash_files(digest, course.root, _code_and_notebooks(folder))
     for package in course.manifest(assignment).references:
@@ -50,7 +52,20 @@ def grader_fingerprint(course: Course, assignment: str) -> str:
 
 
 def _code_and_notebooks(folder: Path) -> list[Path]:
-    return [p for p in folder.rglob("*") if p.is_file() and "__pycache__" not in p.parts]
+    """The code and notebooks of a folder: its README and other documents decide nothing."""
+    return [
+        p
+        for p in folder.rglob("*")
+        if p.is_file() and p.suffix in (".py", ".ipynb") and "__pycache__" not in p.parts
+    ]
+
+
+def _grading_part_of_manifest(path: Path) -> bytes:
+    """The manifest without what only the students' README reads (the `notebook` tables:
+    time estimates, objectives, what a complete written answer contains)."""
+    manifest = tomllib.loads(path.read_text(encoding="utf-8"))
+    manifest.pop("notebook", None)
+    return json.dumps(manifest, sort_keys=True, default=str).encode() + b"\0"
 
 
 def submission_fingerprint(course: Course, student: str, assignment: str, grader: str) -> str:
