@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import importlib.util
 import io
+import itertools
 import json
 import os
 import re
@@ -62,6 +64,23 @@ class Run:
 def environment(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k != "NNLA_AUTOGRADE"}
     return {**env, **extra}
+
+
+def started_with(folder: Path, sitecustomize: str, **extra: str) -> dict[str, str]:
+    """An environment whose Pythons (the self-check's and its check processes') all run
+    `sitecustomize` at start-up: it is put first on PYTHONPATH, in `folder`."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "sitecustomize.py").write_text(sitecustomize)
+    path = os.pathsep.join(p for p in (str(folder), os.environ.get("PYTHONPATH")) if p)
+    return environment(PYTHONPATH=path, **extra)
+
+
+def load_engine():
+    """The canonical engine as a module of this process (for its pure functions)."""
+    spec = importlib.util.spec_from_file_location("selfcheck_engine", ENGINE)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def selfcheck(folder: Path, *args: str, env: dict | None = None) -> Run:
@@ -166,10 +185,110 @@ def test_named_notebooks_only(solved):
     assert unknown.returncode == 2 and "no checks for" in unknown.stdout
 
 
+def test_a_notebook_is_named_by_its_number_name_file_name_or_path(solved, tmp_path):
+    elsewhere = tmp_path / "not the assignment folder"
+    elsewhere.mkdir()
+    shutil.copy2(solved / "02_batch_forms.ipynb", elsewhere)
+    run = selfcheck(solved, "03", "3", "1", "01_param_count.ipynb", str(elsewhere / "02_batch_forms.ipynb"))
+    assert run.returncode == 0, run.stdout
+    assert list(run.statuses) == [  # each once, in the order first named
+        ("03_stored_activations", "DenseLayer"),
+        ("03_stored_activations", "NeuralNetwork"),
+        ("01_param_count", "count_params"),
+        ("02_batch_forms", "affine_rows"),
+        ("02_batch_forms", "affine_cols"),
+    ]
+    missing = selfcheck(solved, str(tmp_path / "04_tanh_vs_relu.ipynb"))  # a known notebook, not there
+    assert missing.returncode == 1
+    assert f"{tmp_path / '04_tanh_vs_relu.ipynb'} not found" in missing.section("04_tanh_vs_relu", "tanh")
+
+
+@pytest.mark.parametrize("name", ["7", "07", "08_nothing", "stored_activations", "01_param_count.py"])
+def test_an_unknown_name_is_one_line_listing_the_notebooks(solved, name):
+    run = selfcheck(solved, "01", name)
+    assert run.returncode == 2
+    known = ", ".join(f"{nb}.ipynb" for nb in NOTEBOOKS)
+    assert run.stdout == f"selfcheck: no checks for {name!r}; the notebooks are {known}\n"
+    assert run.stderr == ""
+
+
+NAMED = ("01_param_count", "03a_first", "03b_second", "10_last")
+
+
+@pytest.mark.parametrize(
+    ("name", "notebook", "path"),
+    [
+        ("1", "01_param_count", "01_param_count.ipynb"),
+        ("01", "01_param_count", "01_param_count.ipynb"),
+        ("01_param_count", "01_param_count", "01_param_count.ipynb"),
+        ("01_PARAM_count.IPYNB", "01_param_count", "01_param_count.ipynb"),  # as Windows, macOS
+        ("10", "10_last", "10_last.ipynb"),
+        (str(Path("sub", "10_last.ipynb")), "10_last", str(Path("sub", "10_last.ipynb"))),
+        (str(Path("sub", "10")), "10_last", str(Path("sub", "10_last.ipynb"))),
+    ],
+)
+def test_names_resolve_to_one_notebook(name, notebook, path):
+    assert load_engine().find_notebook(name, NAMED) == (notebook, Path(path))
+
+
+@pytest.mark.parametrize(("name", "problem"), [("3", "more than one notebook for"), ("2", "no checks for")])
+def test_an_ambiguous_or_unknown_name_is_one_line(name, problem):
+    with pytest.raises(ValueError) as raised:
+        load_engine().find_notebook(name, NAMED)
+    message = str(raised.value)
+    assert message == (
+        f"{problem} {name!r}; the notebooks are "
+        "01_param_count.ipynb, 03a_first.ipynb, 03b_second.ipynb, 10_last.ipynb"
+    )
+
+
 def test_it_does_nothing_while_the_notebooks_are_graded(solved):
     run = selfcheck(solved, env=environment(NNLA_AUTOGRADE="1"))
     assert run.returncode == 0
     assert run.stdout.strip() == "The self-check does not run while notebooks are being graded."
+
+
+# ----------------------------------------------------------------------- missing packages
+
+# Not installed: None in sys.modules makes `import numpy` fail and importlib.util.find_spec
+# answer None, as for a package that is nowhere on the path.
+NOT_INSTALLED = "import sys\n\nsys.modules.update(dict.fromkeys({names!r}))\n"
+# Installed but broken (or lacking a dependency): found, but importing it fails.
+BROKEN = 'raise ImportError("this {name} is broken")\n'
+
+
+@pytest.mark.parametrize(
+    ("hidden", "line"),
+    [
+        (["nbformat"], "selfcheck needs nbformat: pip install nbformat"),
+        (["numpy"], "selfcheck needs numpy: pip install numpy"),
+        (["hypothesis"], "selfcheck needs hypothesis: pip install hypothesis"),
+        (["nbformat", "numpy"], "selfcheck needs numpy and nbformat: pip install numpy nbformat"),
+        (["matplotlib"], "selfcheck needs matplotlib: pip install matplotlib"),  # when a cell imports it
+    ],
+    ids=lambda value: "+".join(value) if isinstance(value, list) else "",
+)
+def test_a_missing_package_is_one_line_naming_it_and_how_to_install_it(solved, tmp_path, hidden, line):
+    run = selfcheck(solved, env=started_with(tmp_path / "site", NOT_INSTALLED.format(names=hidden)))
+    assert (run.returncode, run.stdout, run.stderr) == (2, line + "\n", "")
+
+
+@pytest.mark.parametrize("package", ["nbformat", "numpy", "hypothesis", "matplotlib"])
+def test_a_package_that_fails_to_import_is_one_line_too(solved, tmp_path, package):
+    stubs = tmp_path / "stubs"
+    (stubs / package).mkdir(parents=True)
+    (stubs / package / "__init__.py").write_text(BROKEN.format(name=package))
+    env = environment(PYTHONPATH=os.pathsep.join(p for p in (str(stubs), os.environ.get("PYTHONPATH")) if p))
+    run = selfcheck(solved, "06", "01", env=env)
+    line = f"selfcheck needs {package}: pip install {package}"
+    assert (run.returncode, run.stdout, run.stderr) == (2, line + "\n", "")
+
+
+def test_the_missing_packages_line():
+    missing = load_engine().MissingPackages
+    assert str(missing(["numpy", "hypothesis", "nbformat"])) == (
+        "selfcheck needs numpy, hypothesis and nbformat: pip install numpy hypothesis nbformat"
+    )
 
 
 # ------------------------------------------------------------------------------- mistakes
@@ -236,6 +355,71 @@ def test_the_smallest_failing_input_is_shrunk(tmp_path):
     assert "smallest failing input:" in details
     assert "W = array of shape (1, 1): [[0.]]" in details  # hypothesis shrank it to one zero weight
     assert "expected:" in details and "got:" in details
+
+
+# Checks added to the assignment's public checks (always failing on the full solution), each
+# saying otherwise which inputs it used; a sentence names each.
+DECLARING_CHECKS = """
+
+from selfcheck import Fail, call, check, expect_close, get, showing
+
+EXAMPLE = [{"layer_sizes": [2, 3], "extra": 5}]
+
+
+@check("count_params", "says nothing", examples=EXAMPLE)
+def _(ns, layer_sizes, extra):
+    raise Fail("plain")
+
+
+@check("count_params", "Fail with inputs", examples=EXAMPLE)
+def _(ns, layer_sizes, extra):
+    with showing(ignored=1):
+        raise Fail("declared", inputs={"n_in": layer_sizes[0]})
+
+
+@check("count_params", "showing around a student error", examples=EXAMPLE)
+def _(ns, layer_sizes, extra):
+    with showing(outer="ignored"), showing(layer_sizes=[0]):
+        call("count_params", get(ns, "count_params"), [0])
+
+
+@check("count_params", "inputs={}", examples=EXAMPLE)
+def _(ns, layer_sizes, extra):
+    raise Fail("no input", inputs={})
+
+
+@check(
+    "count_params",
+    "showing a drawn case",
+    cases=lambda: st.fixed_dictionaries(
+        {"layer_sizes": st.lists(st.integers(1, 9), min_size=2, max_size=4), "noise": st.integers(0, 9)}
+    ),
+)
+def _(ns, layer_sizes, noise):
+    with showing(first=layer_sizes[0]):
+        expect_close(layer_sizes[0], -1.0, "the first size")
+"""
+
+
+def test_a_check_shows_the_inputs_it_says_it_used(tmp_path):
+    folder = student_folder(tmp_path / ASSIGNMENT)
+    with (folder / "public_checks.py").open("a") as checks:
+        checks.write(DECLARING_CHECKS)
+    details = selfcheck(folder, "01").section("01_param_count", "count_params")
+    failures = {}  # sentence -> the lines under "(smallest) failing input:"
+    for block in details.split("FAILED  ")[1:]:
+        sentence, *lines = block.splitlines()
+        label = next((i for i, line in enumerate(lines) if line.endswith("failing input:")), len(lines))
+        shown = itertools.takewhile(lambda line: line.startswith(" " * 12), lines[label + 1 :])
+        failures[sentence] = [line.strip() for line in shown]
+    assert failures == {
+        "says nothing": ["layer_sizes = [2, 3]", "extra = 5"],  # as before: the whole input
+        "Fail with inputs": ["n_in = 2"],
+        "showing around a student error": ["layer_sizes = [0]"],  # the innermost
+        "inputs={}": [],
+        "showing a drawn case": ["first = 1"],  # hypothesis's smallest case, as the check says it
+    }
+    assert "smallest failing input:" in details.split("FAILED  showing a drawn case")[1]
 
 
 def test_crashes_and_broken_cells_are_errors_and_the_rest_is_still_checked(tmp_path):
@@ -309,6 +493,95 @@ def test_hangs_the_time_limit_cannot_interrupt_are_stopped_too(tmp_path):
     }
     assert "cells did not finish running within 1 s" in run.section("05_linear_collapse", "collapse_linear")
     assert run.seconds < 10
+
+
+# ------------------------------------------------------------------------ Windows and macOS
+
+# Every Python of a test starts with this (sitecustomize on PYTHONPATH): it lacks what Windows
+# lacks (no interval timer, no load average, no fork) and the POSIX-only modules.
+NOT_LINUX = """import os
+import signal
+import sys
+
+for name in ("setitimer", "getitimer", "ITIMER_REAL", "ITIMER_VIRTUAL", "ITIMER_PROF", "SIGALRM", "alarm"):
+    delattr(signal, name)
+for name in ("fork", "forkpty", "killpg", "getpgid", "setsid", "getloadavg", "sched_getaffinity"):
+    delattr(os, name)
+sys.modules.update(dict.fromkeys(("resource", "fcntl", "termios", "pwd", "grp", "pty", "tty")))
+"""
+# The engine's imports, all in the standard library of Windows, macOS and Linux alike, or the
+# packages students have; a new one goes here once it is known to exist on the three.
+ENGINE_IMPORTS = {
+    *("__future__", "argparse", "builtins", "collections.abc", "contextlib", "importlib"),
+    *("importlib.util", "json", "linecache", "os", "pathlib", "queue", "shutil", "signal"),
+    *("subprocess", "sys", "tempfile", "threading", "time", "traceback", "types", "warnings"),
+    *("numpy", "hypothesis", "hypothesis.extra", "matplotlib", "nbformat", "public_checks"),
+}
+POSIX_ONLY_MODULES = {"resource", "fcntl", "termios", "pwd", "grp", "pty", "tty", "posix", "syslog"}
+# The os and signal attributes it uses that Windows has too ...
+PORTABLE = {"os.O_RDWR", "os.cpu_count", "os.devnull", "os.dup", "os.dup2", "os.environ", "os.fdopen"}
+PORTABLE |= {"os.open", "signal.signal"}
+# ... and those it may only use where they exist: the interval timer behind the in-process
+# time limit (hasattr(signal, "setitimer"); else the process is stopped from outside) and the
+# load average (AttributeError: as if the machine were idle).
+GUARDED = {"signal.setitimer", "signal.SIGALRM", "signal.ITIMER_REAL", "os.getloadavg"}
+
+
+def test_the_engine_imports_only_what_windows_and_macos_have_too():
+    tree = ast.parse(ENGINE.read_text())
+    imported, used = set(), set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            imported |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            imported.add(node.module)
+            assert node.module not in ("os", "signal"), "use os.name / signal.name, seen by this test"
+        elif isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
+            if node.value.id in ("os", "signal"):
+                used.add(f"{node.value.id}.{node.attr}")
+    assert imported == ENGINE_IMPORTS
+    assert not imported & POSIX_ONLY_MODULES
+    assert used - PORTABLE == GUARDED
+    assert "/proc" not in ENGINE.read_text()
+
+
+def test_the_whole_check_runs_without_what_windows_lacks(solved, solved_run, tmp_path):
+    """No interval timer, load average, fork, sched_getaffinity or resource module: the same
+    report. (The check processes are started as "spawn" would start them, on any system: a
+    fresh interpreter running selfcheck.py, sent its jobs as JSON text.)"""
+    run = selfcheck(solved, env=started_with(tmp_path / "site", NOT_LINUX))
+    assert (run.returncode, run.stderr) == (0, "")
+    assert run.stdout == solved_run.stdout
+
+
+def test_without_an_interval_timer_a_hang_is_stopped_from_outside(tmp_path):
+    folder = student_folder(tmp_path / ASSIGNMENT, {"04_tanh_vs_relu": {"tanh_solution": ENDLESS_TANH}})
+    run = selfcheck(folder, "04", "01", "--timeout", "1", env=started_with(tmp_path / "site", NOT_LINUX))
+    assert run.returncode == 1
+    assert run.statuses == {
+        ("04_tanh_vs_relu", "tanh"): "timed out",
+        ("04_tanh_vs_relu", "forward_stack"): "pass",  # in a new check process
+        ("04_tanh_vs_relu", "summarize"): "pass",
+        ("04_tanh_vs_relu", "compare_relu_tanh"): "timed out",
+        ("01_param_count", "count_params"): "pass",
+    }
+    assert "did not finish within 1 s" in run.section("04_tanh_vs_relu", "tanh")
+    assert run.seconds < 15
+
+
+def test_a_folder_with_spaces_and_accents_and_a_windows_code_page(tmp_path):
+    """As in C:\\Users\\Zoë Dupont\\..., printed through a pipe in cp1252, which has no arrow."""
+    raises = "def count_params(layer_sizes):\n    raise ValueError('sizes \u2192 none')\n"
+    folder = student_folder(
+        tmp_path / "Zoë Dupont" / "my course" / ASSIGNMENT,
+        {"01_param_count": {"count_params_solution": raises}},
+    )
+    run = selfcheck(folder, "01", "02", env=environment(PYTHONIOENCODING="cp1252"))
+    assert run.stderr == ""
+    assert run.returncode == 1
+    assert run.statuses[("02_batch_forms", "affine_rows")] == "pass"
+    assert run.statuses[("01_param_count", "count_params")] == "error"
+    assert "raised ValueError: sizes \\u2192 none" in run.section("01_param_count", "count_params")
 
 
 # ------------------------------------------------------------------------ the notebook cell
@@ -466,7 +739,7 @@ def test_nothing_under_release_comes_from_the_reference_or_the_hidden_suites():
     for name, text in texts.items():
         leaked = sorted({line.strip() for line in text.splitlines()} & set(secret_lines))
         assert not leaked, f"{name} repeats {[(line, secret_lines[line]) for line in leaked[:3]]}"
-        if name.endswith(".py"):
+        if not name.endswith(".ipynb"):  # Python files (other text, the README, parses as no code)
             copied = [secret_bodies[b] for b in function_bodies(text) if b in secret_bodies]
         else:
             cells = json.loads(Path(name).read_text())["cells"]

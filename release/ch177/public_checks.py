@@ -331,7 +331,8 @@ def _(ns, n_in, n_out, W, b, X):
 def _(ns, n_in, n_out):
     W = expect_shape(attr(make_layer(ns, n_in, n_out), "W", "DenseLayer"), (n_out, n_in), "layer.W")
     scale, std, mean = np.sqrt(2.0 / n_in), float(np.std(W)), float(np.mean(W))
-    if abs(std - scale) > 0.05 * scale or abs(mean) > 0.05 * scale:
+    he_scaled = abs(std / scale - 1.0) <= 0.05 and abs(mean / scale) <= 0.05
+    if not he_scaled:
         raise Fail(
             "the weights do not have He scaling",
             expected=Text(f"mean about 0, std {scale:.4f}"),

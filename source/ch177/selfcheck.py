@@ -3,24 +3,47 @@
 Save your notebooks, then run this in the assignment folder (where the notebooks are):
 
     python selfcheck.py                               # every notebook
-    python selfcheck.py 03_stored_activations.ipynb   # one or more notebooks
+    python selfcheck.py 03_stored_activations.ipynb   # one or more notebooks (03 or 3 will do)
 
 It reads the notebooks as saved, runs their given cells and your solution cells in a separate
 Python process (so an endless loop is reported as "timed out" instead of freezing the check),
 tests each function you wrote with public checks, and prints a table: notebook, function,
 status (pass, fail, not attempted, error, timed out) and the points at stake. For a failure it
 shows the smallest failing input it found and a hint. The exit code is 0 only when every check
-passes.
+passes, 1 when one does not, 2 when the check cannot run (an unknown notebook name, or a
+missing package: it says which, and the command that installs it).
 
 The checks are in public_checks.py beside this file: properties any correct answer has.
 Passing them is a good sign, not a grade: the hidden tests check more. Needs Python 3.11+ with
 numpy, matplotlib, hypothesis and nbformat (all installed with Jupyter and the course's
-requirements); nothing else. This file is the same for every assignment of the course.
+requirements); nothing else. It runs on Linux, macOS and Windows. This file is the same for
+every assignment of the course.
+
+Writing public_checks.py (for the course's authors)
+---------------------------------------------------
+A check is a function registered with @check(function, sentence, hint=..., examples=...,
+cases=..., needs=...). It is called with the notebook's namespace and one input (a dict from
+`examples`, or drawn from the strategy `cases()`) as keyword arguments; it calls the student's
+code through call(...) and raises Fail(message, expected=..., got=...) when the property does
+not hold. A failure shows the input the check was called with. When the check passed the
+student's code something else (one row of X, a unit vector it built, only some of the drawn
+values), say what, and only that is shown:
+
+    with showing(x=X[i], W=W, b=b):    # a Fail, or an error in the student's code, raised
+        got = call("f", f, X[i], W, b)  # in this block is reported with these inputs
+        expect_close(got, W @ X[i] + b, f"f(X[{i}], W, b)")
+
+or, for one failure, raise Fail(message, ..., inputs={"x": X[i]}) (as the hidden judge's
+Failure(inputs=...)). An explicit Fail(inputs=...) wins over showing(...), an inner showing
+over an outer one; inputs={} shows no input. A check that says nothing shows its whole input.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import importlib
+import importlib.util
 import json
 import os
 import queue
@@ -32,14 +55,17 @@ import tempfile
 import threading
 import time
 import traceback
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
+
+HERE = Path(__file__).absolute()  # not resolve(): a linked selfcheck.py keeps its folder's checks
 
 
 def public_checks():
     """The assignment's checks, public_checks.py beside this file (which imports this module
     as `selfcheck`, whatever name it was loaded under)."""
     sys.modules.setdefault("selfcheck", sys.modules[__name__])
-    folder = os.path.dirname(os.path.abspath(__file__))
+    folder = str(HERE.parent)
     if folder not in sys.path:
         sys.path.insert(0, folder)
     import public_checks
@@ -52,6 +78,62 @@ DEFAULT_TIMEOUT = 3.0  # seconds for loading a notebook's cells, and for checkin
 GRACE = 1.0  # beyond the time limit, before a check process that does not answer is stopped
 STARTUP_SECONDS = 60.0  # for the check process to import numpy, matplotlib and hypothesis
 SKIP_VARIABLE = "NNLA_AUTOGRADE"  # set by the course's grader: the check has nothing to do there
+# Looked for before anything starts. matplotlib is not: only the checks (and cells) that draw
+# need it, and the check process reports it missing when they do.
+PACKAGES = ("numpy", "hypothesis", "nbformat")
+CHECK_PACKAGES = ("numpy", "hypothesis", "matplotlib")  # what the check process imports
+
+
+class MissingPackages(BaseException):
+    """A package the check needs cannot be imported: nothing can be checked, say which.
+
+    A BaseException, like KeyboardInterrupt, so that neither the checks nor hypothesis take it
+    for a failing property on the way out.
+    """
+
+    def __init__(self, packages: Sequence[str]):
+        super().__init__(*packages)
+        self.packages = list(packages)
+
+    def __str__(self) -> str:
+        names = list(self.packages)
+        listed = names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+        return f"selfcheck needs {listed}: pip install {' '.join(names)}"
+
+
+def not_installed(names: Iterable[str]) -> list[str]:
+    """The packages among `names` that Python cannot find; quick, as nothing is imported."""
+    missing = []
+    for name in names:
+        try:
+            found = importlib.util.find_spec(name) is not None
+        except (ImportError, ValueError):  # a broken entry in sys.modules or on the path
+            found = False
+        if not found:
+            missing.append(name)
+    return missing
+
+
+def not_importable(names: Iterable[str]) -> list[str]:
+    """The packages among `names` that fail to import (missing, broken, or lacking a dependency)."""
+    missing = []
+    for name in names:
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            missing.append(name)
+    return missing
+
+
+def say(text: str) -> None:
+    """Print `text`, whatever the output's encoding: a Windows code page cannot show every
+    character a student's error message may hold, and print would fail instead of reporting."""
+    encoding = getattr(sys.stdout, "encoding", None) or "utf-8"
+    try:
+        text = text.encode(encoding, "backslashreplace").decode(encoding)
+    except LookupError:  # an encoding Python does not know: leave the text to print itself
+        pass
+    print(text)
 
 
 # =============================================================================================
@@ -64,7 +146,12 @@ def main(argv: list[str] | None = None) -> int:
         prog="selfcheck.py",
         description=f"Public self-check of the {public_checks().ASSIGNMENT} notebooks (run it after saving).",
     )
-    parser.add_argument("notebooks", nargs="*", metavar="NOTEBOOK", help="default: every notebook here")
+    parser.add_argument(
+        "notebooks",
+        nargs="*",
+        metavar="NOTEBOOK",
+        help="a number (03), name, file name or path; default: every notebook here",
+    )
     parser.add_argument(
         "--timeout", type=float, default=DEFAULT_TIMEOUT, help="seconds per function (default: %(default)g)"
     )
@@ -74,53 +161,92 @@ def main(argv: list[str] | None = None) -> int:
     if args.child:
         return child_main(args.timeout)
     if os.environ.get(SKIP_VARIABLE):
-        print("The self-check does not run while notebooks are being graded.")
+        say("The self-check does not run while notebooks are being graded.")
         return 0
+    missing = not_installed(PACKAGES)
+    if missing:
+        say(str(MissingPackages(missing)))
+        return 2
     try:
         targets = resolve_targets(args.notebooks)
     except ValueError as why:
-        print(f"selfcheck: {why}")
+        say(f"selfcheck: {why}")
         return 2
     if not targets:
         assignment = public_checks().ASSIGNMENT
-        print(f"No {assignment} notebooks in {Path.cwd()}: run this in the folder that holds the notebooks.")
+        say(f"No {assignment} notebooks in {Path.cwd()}: run this in the folder that holds the notebooks.")
         return 2
     try:
         rows, details = run_checks(targets, args.timeout, args.processes)
+    except MissingPackages as missing_packages:  # found to be broken only when imported
+        say(str(missing_packages))
+        return 2
     except KeyboardInterrupt:
-        print("selfcheck: interrupted")
+        say("selfcheck: interrupted")
         return 130
-    print(render(rows, details))
+    say(render(rows, details))
     return 0 if rows and all(r["status"] == "pass" for r in rows) else 1
 
 
 def resolve_targets(names: list[str]) -> list[tuple[str, Path]]:
     """(notebook, path) pairs to check: the named ones, or every notebook of the assignment here."""
-    notebooks = public_checks().NOTEBOOKS
+    notebooks = list(public_checks().NOTEBOOKS)
     if not names:
         return [(nb, Path(f"{nb}.ipynb")) for nb in notebooks if Path(f"{nb}.ipynb").is_file()]
-    targets = []
+    targets: dict[str, Path] = {}
     for name in names:
-        path = Path(name if name.endswith(".ipynb") else f"{name}.ipynb")
-        if path.stem not in notebooks:
-            known = ", ".join(f"{nb}.ipynb" for nb in notebooks)
-            raise ValueError(f"no checks for {name!r}; the notebooks are {known}")
-        if path.stem not in [nb for nb, _ in targets]:
-            targets.append((path.stem, path))
-    return targets
+        notebook, path = find_notebook(name, notebooks)
+        targets.setdefault(notebook, path)  # named twice (03 and 3): checked once
+    return list(targets.items())
 
 
-def read_notebook(path: Path) -> dict:
+def find_notebook(name: str, notebooks: Sequence[str]) -> tuple[str, Path]:
+    """The notebook `name` means, and the file to read.
+
+    `name` is a notebook's number (3 or 03), its name (03_stored_activations), its file name
+    (03_stored_activations.ipynb) or a path to it; case does not matter, as on Windows and
+    macOS file systems. ValueError, listing the notebooks, when none or several match.
+    """
+    given = Path(name)
+    stem = given.name[: -len(".ipynb")] if given.name.lower().endswith(".ipynb") else given.name
+    if stem.isdigit():
+        matches = [nb for nb in notebooks if number(nb) == int(stem)]
+    else:
+        matches = [nb for nb in notebooks if nb.casefold() == stem.casefold()]
+    if len(matches) != 1:
+        known = ", ".join(f"{nb}.ipynb" for nb in notebooks)
+        problem = "no checks for" if not matches else "more than one notebook for"
+        raise ValueError(f"{problem} {name!r}; the notebooks are {known}")
+    notebook = matches[0]
+    if given.suffix.lower() == ".ipynb" and given.is_file():
+        path = given
+    elif given.parent != Path("."):  # a path to a notebook that is not there: say so later
+        path = given.parent / f"{notebook}.ipynb"
+    else:
+        path = Path(f"{notebook}.ipynb")
+    return notebook, path
+
+
+def number(notebook: str) -> int | None:
+    """The number a notebook's name starts with (3 for 03_stored_activations), if any."""
+    digits = notebook[: len(notebook) - len(notebook.lstrip("0123456789"))]
+    return int(digits) if digits else None
+
+
+def read_notebook(notebook: str, path: Path) -> dict:
     """The code to run (given and solution cells) and the points per function of one notebook."""
     sys.modules.setdefault("rfc3987_syntax", None)  # a 1 s import that notebook validation never uses
     import warnings
 
-    import nbformat
+    try:
+        import nbformat
+    except ImportError:
+        raise MissingPackages(["nbformat"]) from None
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         nb = nbformat.read(path, as_version=4, capture_validation_error={})
-    functions = public_checks().NOTEBOOKS[path.stem]
+    functions = public_checks().NOTEBOOKS[notebook]
     cells, points = [], dict.fromkeys(functions, 0.0)
     for index, cell in enumerate(nb.cells):
         meta = cell.get("metadata", {}).get("nbgrader", {})
@@ -133,7 +259,7 @@ def read_notebook(path: Path) -> dict:
                 points[max(tested, key=len)] += float(meta.get("points", 0) or 0)
         elif grade_id != "selfcheck" and (meta.get("solution") or meta.get("locked")):
             cells.append({"id": grade_id, "source": cell.get("source", "")})
-    return {"notebook": path.stem, "cells": cells, "functions": list(functions), "points": points}
+    return {"notebook": notebook, "cells": cells, "functions": list(functions), "points": points}
 
 
 def run_checks(targets: list[tuple[str, Path]], timeout: float, processes: int = 0):
@@ -150,7 +276,7 @@ def run_checks(targets: list[tuple[str, Path]], timeout: float, processes: int =
     try:
         for notebook, path in targets:
             try:
-                job = read_notebook(path)
+                job = read_notebook(notebook, path)
             except FileNotFoundError:
                 problem = f"{path} not found"
             except Exception as e:  # noqa: BLE001 - an unreadable file is reported, not raised
@@ -171,6 +297,9 @@ def run_checks(targets: list[tuple[str, Path]], timeout: float, processes: int =
         for runner in runners:
             runner.stop()
         shutil.rmtree(scratch, ignore_errors=True)
+    missing = {name for runner in runners for name in runner.missing}
+    if missing:
+        raise MissingPackages([name for name in CHECK_PACKAGES if name in missing])
     for runner in runners:
         for (notebook, function), result in runner.results.items():
             rows[notebook, function] = {"status": result["status"], "points": points[notebook][function]}
@@ -199,7 +328,10 @@ class Runner:
     """A check process taking notebooks from a shared queue; restarted when it stops answering.
 
     Protocol: one JSON job per line on the process's stdin; JSON events per line on its stdout
-    ("load", "loaded", "begin", "result", "finished" for each job; "fatal" if it cannot start).
+    ("load", "loaded", "begin", "result", "finished" for each job; "missing" when a package it
+    needs cannot be imported). The process is a fresh interpreter running this file, as
+    multiprocessing's "spawn" would start it on every system: nothing is inherited but the
+    environment, and everything it is sent is text.
     """
 
     def __init__(self, timeout: float, scratch: str):
@@ -207,6 +339,7 @@ class Runner:
         self.scratch = scratch
         self.limit = timeout  # of the step the process is working on
         self.results: dict[tuple[str, str], dict] = {}
+        self.missing: list[str] = []  # packages the process could not import: the run stops
         self.proc: subprocess.Popen | None = None
         self.events: queue.Queue = queue.Queue()
 
@@ -218,11 +351,13 @@ class Runner:
             HYPOTHESIS_STORAGE_DIRECTORY=self.scratch,
         )
         self.proc = subprocess.Popen(
-            [sys.executable, os.path.abspath(__file__), "--child", "--timeout", str(self.timeout)],
+            [sys.executable, str(HERE), "--child", "--timeout", str(self.timeout)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             env=env,
+            # Windows: no console window pops up for it when the check runs from Jupyter.
+            creationflags=getattr(subprocess, "CREATE_NO_WINDOW", 0),
         )
         self.events = queue.Queue()
         threading.Thread(target=self._read, args=(self.proc, self.events), daemon=True).start()
@@ -244,11 +379,13 @@ class Runner:
         self.proc.wait()
         for stream in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
             if stream:
-                stream.close()
+                # closing stdin flushes a job the process ended before reading: a broken pipe
+                with contextlib.suppress(OSError):
+                    stream.close()
         self.proc = None
 
     def run(self, work: queue.Queue) -> None:
-        while True:
+        while not self.missing:
             try:
                 job = work.get_nowait()
             except queue.Empty:
@@ -266,6 +403,9 @@ class Runner:
                     pass  # the process is gone: _follow reports it
                 if not self._follow(pending):
                     self.stop()
+        while self.missing and not work.empty():  # nothing can be checked: no process takes more
+            with contextlib.suppress(queue.Empty):
+                work.get_nowait()
         if self.proc is not None:
             try:
                 self.proc.stdin.close()  # the process ends when its input does
@@ -285,9 +425,9 @@ class Runner:
                 self._give_up(current, pending, "error")
                 return False
             kind = event.get("event")
-            if kind == "fatal":
-                for key in list(pending):
-                    self._record(key, {"status": "error", "details": [event["message"]]}, pending)
+            if kind == "missing":
+                self.missing = list(event["packages"])
+                pending.clear()
                 return False
             if kind in ("load", "begin"):
                 current, self.limit = (event["notebook"], event.get("function")), float(event["limit"])
@@ -386,23 +526,36 @@ class Text(str):
 
 
 class Fail(Exception):
-    """A public property does not hold."""
+    """A public property does not hold.
 
-    def __init__(self, message: str, expected=NOTHING, got=NOTHING, show_values: bool = True):
+    `inputs`: what to show as the failing input (name -> value), when it is not the input the
+    check was called with; None (not said) shows that one.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        expected=NOTHING,
+        got=NOTHING,
+        show_values: bool = True,
+        inputs: dict | None = None,
+    ):
         super().__init__(message)
         self.message = message
         self.expected = expected
         self.got = got
         self.show_values = show_values
+        self.inputs = inputs
 
 
 class StudentError(Exception):
-    """The student's code raised an exception."""
+    """The student's code raised an exception (`inputs` as for Fail)."""
 
-    def __init__(self, error: BaseException, name: str):
+    def __init__(self, error: BaseException, name: str, inputs: dict | None = None):
         super().__init__(str(error))
         self.error = error
         self.name = name
+        self.inputs = inputs
 
 
 class NotAttempted(BaseException):
@@ -450,6 +603,18 @@ def check(function, sentence, hint="", examples=None, cases=None, needs=(), budg
 
 
 # ------------------------------------------------------------------------- helpers for checks
+
+
+@contextlib.contextmanager
+def showing(**inputs) -> Iterator[None]:
+    """A failure in this block (a Fail, or an error in the student's code) shows `inputs` as
+    its failing input, unless it says its own (see the module's docstring)."""
+    try:
+        yield
+    except (Fail, StudentError) as failure:
+        if failure.inputs is None:
+            failure.inputs = inputs
+        raise
 
 
 def get(ns: dict, name: str):
@@ -637,6 +802,7 @@ class Checker:
                 except TimedOut:
                     raise
                 except BaseException as e:  # noqa: BLE001 - student code may raise anything
+                    stop_if_packages_missing(e)  # `import matplotlib.pyplot` in a given cell
                     line = getattr(e, "lineno", None) if isinstance(e, SyntaxError) else None
                     at = where(e) or ([f"cell {cell['id']}, line {line}"] if line else [f"cell {cell['id']}"])
                     errors.append(f"{at[-1]}: {type(e).__name__}: {e}")
@@ -703,9 +869,12 @@ class Checker:
             try:
                 prop.body(ns, **case)
             except (Fail, StudentError) as e:
+                if isinstance(e, StudentError):
+                    stop_if_packages_missing(e.error)
                 seen["case"], seen["error"] = case, e
                 raise
             except Exception as e:  # our check tripped over an unexpected result
+                stop_if_packages_missing(e)
                 seen["case"] = case
                 seen["error"] = Fail(
                     f"could not check the result ({type(e).__name__}: {e})", show_values=False
@@ -742,6 +911,15 @@ class Checker:
         return feedback(prop, seen["case"], seen["error"])
 
 
+def stop_if_packages_missing(error: BaseException) -> None:
+    """An ImportError may be no mistake of the student's but a package not installed (say,
+    matplotlib, needed only by the notebooks and checks that draw): then stop everything."""
+    if isinstance(error, ImportError):
+        missing = not_importable(CHECK_PACKAGES)
+        if missing:
+            raise MissingPackages(missing)
+
+
 def feedback(prop: Property, case: dict, error: Exception) -> tuple[str, list[str]]:
     lines = [f"FAILED  {prop.sentence}"]
     if isinstance(error, StudentError):
@@ -757,10 +935,11 @@ def feedback(prop: Property, case: dict, error: Exception) -> tuple[str, list[st
     else:
         lines.append(f"        {error.message}")
         verdict = "fail"
-    if case:
+    shown = case if getattr(error, "inputs", None) is None else error.inputs  # what the check used
+    if shown:
         label = "smallest failing input" if prop.cases is not None else "failing input"
         lines.append(f"        {label}:")
-        lines += [f"          {k} = {show(v)}" for k, v in case.items()]
+        lines += [f"          {k} = {show(v)}" for k, v in shown.items()]
     if isinstance(error, Fail) and error.show_values:
         if error.expected is not NOTHING:
             lines.append(f"        expected: {show(error.expected)}")
@@ -803,20 +982,17 @@ def child_main(timeout: float) -> int:
 
     try:
         import numpy
-
-        os.environ["MPLBACKEND"] = "Agg"
-        import matplotlib  # noqa: F401 - pyplot (deferred below) needs it, and a clear error if missing
         from hypothesis import strategies
         from hypothesis.extra import numpy as hyp_numpy
-
-        defer_import("matplotlib.pyplot")
-    except ImportError as e:
-        emit(
-            event="fatal",
-            message=f"selfcheck needs numpy, matplotlib and hypothesis ({e}): "
-            "install them, e.g. `pip install numpy matplotlib hypothesis`",
-        )
+    except ImportError:
+        emit(event="missing", packages=not_importable(("numpy", "hypothesis")) or ["numpy", "hypothesis"])
         return 1
+    os.environ["MPLBACKEND"] = "Agg"
+    try:  # imported now, while the notebooks are read; without it, the cells that draw say so
+        import matplotlib  # noqa: F401
+    except ImportError:
+        pass
+    defer_import("matplotlib.pyplot")
     checks = public_checks()
     np, st, hnp = checks.np, checks.st, checks.hnp = numpy, strategies, hyp_numpy
     # Hypothesis reads the source of modules in the working folder for constants to try; these
@@ -829,41 +1005,50 @@ def child_main(timeout: float) -> int:
     sys.stdin = open(os.devnull)
     sys.stdout = sys.stderr = open(os.devnull, "w")
     checker = Checker(timeout)
-    for line in jobs_in:
-        job = json.loads(line)
-        notebook = job["notebook"]
-        emit(event="load", notebook=notebook, limit=timeout)
-        try:
-            ns, errors = checker.load(job["cells"])
-        except TimedOut:
-            why = f"the notebook's cells did not finish running within {timeout:g} s"
-            for function in job["functions"]:
-                emit(event="result", notebook=notebook, function=function, status="timed out", details=[why])
-            emit(event="finished", notebook=notebook)
-            continue
-        emit(event="loaded", notebook=notebook)
-        checker.status = dict(job.get("known", {}))
-        for function in checks.NOTEBOOKS[notebook]:
-            if function not in job["functions"]:
-                checker.status.setdefault(function, "skipped")
-                continue
-            # A function that uses one that timed out gets less time: it most likely hangs too.
-            slow = [f for f in checks.USES.get(function, ()) if checker.status.get(f) == "timed out"]
-            limit = min(timeout, 1.0) if slow else timeout
-            emit(event="begin", notebook=notebook, function=function, limit=limit)
-            try:
-                result = checker.check_function(function, ns, errors, limit)
-            except TimedOut:  # the alarm rang just as the check ended
-                result = {"status": "timed out", "details": []}
-            if result["status"] == "timed out" and slow:
-                result["details"] = [
-                    f"{function} did not finish within {limit:g} s; it uses {', '.join(slow)}, "
-                    "which timed out too"
-                ]
-            checker.status[function] = result["status"]
-            emit(event="result", notebook=notebook, function=function, **result)
-        emit(event="finished", notebook=notebook)
+    try:
+        for line in jobs_in:
+            check_job(checker, json.loads(line), timeout, emit)
+    except MissingPackages as missing:
+        emit(event="missing", packages=missing.packages)
+        return 1
     return 0
+
+
+def check_job(checker: Checker, job: dict, timeout: float, emit: Callable[..., None]) -> None:
+    """Run one notebook's cells, then check the functions the job lists, emitting the events."""
+    checks = public_checks()
+    notebook = job["notebook"]
+    emit(event="load", notebook=notebook, limit=timeout)
+    try:
+        ns, errors = checker.load(job["cells"])
+    except TimedOut:
+        why = f"the notebook's cells did not finish running within {timeout:g} s"
+        for function in job["functions"]:
+            emit(event="result", notebook=notebook, function=function, status="timed out", details=[why])
+        emit(event="finished", notebook=notebook)
+        return
+    emit(event="loaded", notebook=notebook)
+    checker.status = dict(job.get("known", {}))
+    for function in checks.NOTEBOOKS[notebook]:
+        if function not in job["functions"]:
+            checker.status.setdefault(function, "skipped")
+            continue
+        # A function that uses one that timed out gets less time: it most likely hangs too.
+        slow = [f for f in checks.USES.get(function, ()) if checker.status.get(f) == "timed out"]
+        limit = min(timeout, 1.0) if slow else timeout
+        emit(event="begin", notebook=notebook, function=function, limit=limit)
+        try:
+            result = checker.check_function(function, ns, errors, limit)
+        except TimedOut:  # the alarm rang just as the check ended
+            result = {"status": "timed out", "details": []}
+        if result["status"] == "timed out" and slow:
+            result["details"] = [
+                f"{function} did not finish within {limit:g} s; it uses {', '.join(slow)}, "
+                "which timed out too"
+            ]
+        checker.status[function] = result["status"]
+        emit(event="result", notebook=notebook, function=function, **result)
+    emit(event="finished", notebook=notebook)
 
 
 if __name__ == "__main__":
