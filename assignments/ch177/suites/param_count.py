@@ -87,13 +87,13 @@ def exact_for_huge_layers(student, layer_sizes):
 @suite.prop("count_params_errors", "count_params raises ValueError for fewer than two sizes")
 @given(layer_sizes=st.lists(st.integers(1, 20), max_size=1))
 def too_few_sizes(student, layer_sizes):
+    _expect_refused(student, layer_sizes)
+
+
+def _expect_refused(student, layer_sizes):
+    inputs = {"layer_sizes": layer_sizes}
     expect_raises(
-        student,
-        "ValueError",
-        "count_params",
-        layer_sizes,
-        inputs={"layer_sizes": layer_sizes},
-        tags=("accepts-invalid-sizes",),
+        student, "ValueError", "count_params", layer_sizes, inputs=inputs, tags=("accepts-invalid-sizes",)
     )
 
 
@@ -112,12 +112,4 @@ def invalid_size():
 @example(prefix=[3], bad=2.5, suffix=[2])
 @example(prefix=[3], bad=True, suffix=[2])
 def invalid_sizes(student, prefix, bad, suffix):
-    layer_sizes = [*prefix, bad, *suffix]
-    expect_raises(
-        student,
-        "ValueError",
-        "count_params",
-        layer_sizes,
-        inputs={"layer_sizes": layer_sizes},
-        tags=("accepts-invalid-sizes",),
-    )
+    _expect_refused(student, [*prefix, bad, *suffix])

@@ -277,16 +277,7 @@ def forward_single(student, problem):
     problem=(np.array([[1.0, 2.0]]), np.array([[1.0, 2.0], [3.0, 4.0]]), np.array([0.5, -1.0]), "identity")
 )
 def forward_square(student, problem):
-    x, W, b, activation = problem
-    _, got, inputs = _forward(student, problem)
-    act = ACTS[activation]
-    expect_close(
-        got,
-        act(x @ W.T + b),
-        inputs=inputs,
-        what="layer.forward(x)",
-        wrong_answers=dense_wrongs(x, W, b, act),
-    )
+    _expect_forward(student, problem)
 
 
 @suite.prop("DenseLayer_forward", "layer.forward(x) does not change x", exercise="DenseLayer", max_examples=5)
