@@ -91,6 +91,24 @@ def _readme(args: argparse.Namespace) -> int:
     return 0
 
 
+def _exchange(args: argparse.Namespace) -> int:
+    from autograder.exchange.settings import exchange_settings, student_config
+
+    course = Course.find()
+    settings = exchange_settings(course.root)
+    socket_path = Path(args.socket or settings["socket_path"])
+    if args.action == "student-config":
+        print(student_config(socket_path, settings["course_id"]), end="")
+        return 0
+    from autograder.exchange.server import serve
+
+    logging.getLogger("nnla.exchange").setLevel(logging.INFO)
+    store = Path(args.store).resolve() if args.store else course.root / ".nnla" / "exchange"
+    print(f"nnla exchange: socket {socket_path}, store {store} (Ctrl-C stops it)", flush=True)
+    serve(store, socket_path)
+    return 0
+
+
 def selfcheck_script(assignment: str | None) -> Path | None:
     """The self-check released with the assignment: the one in this folder (an assignment
     folder as students have it), else, given an assignment, the course's source copy."""
@@ -175,6 +193,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--folder", help="where to build the demo course (default: ./demo-class)")
     p.add_argument("--assignment", help="whose demo class (default: the first assignment that has one)")
     p.set_defaults(run=_demo)
+
+    p = sub.add_parser(
+        "exchange", help="serve the course's exchange, or print the nbgrader config students need"
+    )
+    p.add_argument("action", choices=["serve", "student-config"])
+    p.add_argument(
+        "--socket", help="its Unix socket (default: NnlaExchange.socket_path in nbgrader_config.py)"
+    )
+    p.add_argument("--store", help="where it keeps everything (default: .nnla/exchange/ in the course)")
+    p.set_defaults(run=_exchange)
 
     p = sub.add_parser(
         "readme", help="the students' README.md from the manifest and the notebooks (source/ and release/)"
