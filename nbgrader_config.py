@@ -3,11 +3,28 @@
 import os
 from pathlib import Path
 
+from autograder.exchange.client import configure as configure_exchange
+
 c = get_config()  # noqa: F821 (injected by traitlets)
 
 c.CourseDirectory.course_id = "nnla"
+
+# The exchange (release, fetch, submit, collect, feedback): the course's own, a daemon the
+# instructor runs (`nnla exchange serve`) on this socket, which knows each caller from the kernel
+# and stamps submission times itself (README, "Exchange"). The socket's folder must belong to
+# the instructor, writable by them alone and reachable by students. `nnla exchange
+# student-config` prints the config students' nbgrader needs.
+configure_exchange(c, socket_path="/srv/nnla/exchange.sock")
+
 # The embedded SQLite gradebook next to this file, created on first use (never committed).
 c.CourseDirectory.db_url = f"sqlite:///{Path(__file__).resolve().parent / 'gradebook.db'}"
+# nbgrader creates and upgrades the gradebook with the `alembic` executable found on PATH, which
+# fails when the venv's bin folder is not on it (`.venv/bin/jupyter server`, `.venv/bin/nbgrader`):
+# every nbgrader app, the formgrader and nnla use alembic's Python API and this interpreter instead,
+# and `nbgrader db upgrade` first repairs a gradebook such a failure left half built.
+from autograder.grading.gradebook import alembic_in_process  # noqa: E402
+
+alembic_in_process()
 
 # Given code draws figures; Agg renders them without a display, and without the inline
 # backend's PNG payloads in every autograded notebook. Students keep inline plots in Jupyter.
@@ -31,7 +48,9 @@ c.LimitOutput.max_traceback = 40
 # before the kernel runs: they decide nothing there, and student code could copy them into its
 # outputs, which go back to the student as feedback. Last, everything the student wrote or their
 # code displayed is made inert in the autograded copy, which formgrader and the feedback render
-# as HTML in the Jupyter server's origin (SanitizeStudentContent).
+# as HTML in the Jupyter server's origin (SanitizeStudentContent). For the graders in formgrader, each
+# hand-graded answer is followed by a read-only cell with the source's model answer and rubric
+# (ShowRubrics), which the feedback removes again (RemoveGraderNotes).
 c.Autograde.autograde_preprocessors = [
     "nbgrader.preprocessors.ClearHiddenTests",
     "autograder.judge.preprocessor.StartJudging",
@@ -44,12 +63,15 @@ c.Autograde.autograde_preprocessors = [
     "nbgrader.preprocessors.AssignLatePenalties",
     "nbgrader.preprocessors.CheckCellMetadata",
     "autograder.grading.sanitize.SanitizeStudentContent",
+    "autograder.grading.rubrics.ShowRubrics",
 ]
 
-# Feedback: nbgrader's ClearHiddenTests runs on each autograded notebook before it becomes HTML,
-# so a notebook autograded under another configuration does not show its hidden tests either.
+# Feedback: the graders' notes go first (RemoveGraderNotes); nbgrader's ClearHiddenTests runs on each
+# autograded notebook before it becomes HTML, so a notebook autograded under another configuration
+# does not show its hidden tests either.
 # `nnla feedback` passes the same list (autograder/outputs/feedback.py, FEEDBACK_PREPROCESSORS).
 c.GenerateFeedback.preprocessors = [
+    "autograder.grading.rubrics.RemoveGraderNotes",
     "nbgrader.preprocessors.ClearHiddenTests",
     "nbgrader.preprocessors.GetGrades",
     "autograder.grading.sanitize.SanitizeStudentContent",

@@ -106,12 +106,12 @@ def test_report_is_one_self_contained_page_with_four_plots(report):
 def test_report_numbers_are_the_results(graded, report):
     _, results = graded
     assert report.scores == {s: results[s]["score"] for s in STUDENTS}
-    assert report.max_score == 27
+    assert report.max_score == 34  # 27 autograded and 7 for written answers, as in nbgrader's export
     assert report.median == 25.4 and report.mean == pytest.approx((27 + 0 + 24 + 25.4 + 27) / 5)
     counts, edges = score_histogram(list(report.scores.values()), report.max_score)
-    assert edges[0] == 0 and edges[-1] == 27 and sum(counts) == 5
+    assert edges[0] == 0 and edges[-1] == 34 and sum(counts) == 5
     # bob; dave; grace; alice and José
-    assert counts[0] == 1 and counts[24] == 1 and counts[25] == 1 and counts[26] == 2
+    assert counts[0] == 1 and counts[24] == 1 and counts[25] == 1 and counts[27] == 2  # bins [27, 28)
     assert "5 students graded" in report.html.read_text(encoding="utf-8")
 
 
@@ -261,7 +261,7 @@ def test_feedback_never_shows_hidden_tests_or_reference_code(graded, feedback):
 
 def test_summary_shows_the_failing_input_and_hint(graded, feedback):
     page = feedback["dave"].read_text(encoding="utf-8")
-    assert "24 / 27" in page
+    assert "24 / 34" in page  # out of 27 autograded and 7 written points
     assert "count_params_values: 0 / 2, failed" in page
     assert "layer_sizes = [784, 256, 128, 10]" in page
     assert "hint [weights-only]: Each layer has n_out biases" in page

@@ -20,16 +20,15 @@ from nbgrader.coursedir import CourseDirectory
 from traitlets.config import Config, PyFileConfigLoader
 
 from autograder.course import Course, Manifest
+from autograder.grading.gradebook import alembic_in_process, repair_half_built
 
 log = logging.getLogger(__name__)
 
 
 def tool_env() -> dict[str, str]:
-    """The environment for nbgrader and its kernels.
-
-    nbgrader creates a new gradebook by running the `alembic` executable found on PATH, so
-    the folder of this interpreter's scripts must be on it even when the venv is not active.
-    """
+    """The environment for nbgrader and its kernels: this interpreter's scripts first on PATH,
+    as if its venv were active (nbgrader's gradebook no longer needs it: see
+    autograder.grading.gradebook)."""
     env = dict(os.environ)
     scripts = str(Path(sys.executable).parent)
     env["PATH"] = os.pathsep.join([scripts, env.get("PATH", "")])
@@ -56,13 +55,17 @@ def run_nbgrader(course: Course, *args: str, check: bool = True) -> subprocess.C
     return done
 
 
-def _alembic_on_path() -> None:
-    """nbgrader creating a gradebook in this process runs `alembic`: see tool_env."""
-    os.environ["PATH"] = tool_env()["PATH"]
+def gradebook_ready(course: Course) -> None:
+    """Let nbgrader create the gradebook whatever PATH holds, and repair one that an earlier
+    creation left half built (autograder.grading.gradebook)."""
+    alembic_in_process()
+    if problem := repair_half_built(course.root / "gradebook.db"):
+        log.warning("%s", problem)
 
 
 def open_gradebook(course: Course) -> Gradebook:
-    _alembic_on_path()
+    """The course's gradebook, created if needed."""
+    gradebook_ready(course)
     return Gradebook(course.gradebook_url, course_id=course_id(course))
 
 
@@ -86,7 +89,7 @@ def register_assignment(course: Course, manifest: Manifest) -> None:
     run here in this process to spare a start-up of nbgrader); the student version goes to a
     scratch folder so that the committed release/ is left exactly as it is.
     """
-    _alembic_on_path()
+    gradebook_ready(course)
     config = course_config(course)
     with tempfile.TemporaryDirectory(prefix="nnla-release-") as scratch:
         config.CourseDirectory.release_directory = scratch

@@ -1,7 +1,14 @@
 """Per-student results in Gradescope's results.json format, from the gradebook.
 
-Only autograded items are `tests`; written answers wait for a person and are listed apart
-under `extra_data.manually_graded`.
+Only what the machine decided is in `tests`. Written answers, graded by a person in formgrader,
+are listed apart under `extra_data.manually_graded`, each with its `score` (None while it waits
+for a grader), `max_score` and the grader's `comment`; the top-level `score` and `max_score`
+count them, as nbgrader does, so they equal `nbgrader export`'s grades.csv (Gradescope takes
+the top-level `score` as the total when it is there). A grade a grader gave or overrode in
+formgrader (`manual_score`) wins over the autograder's, and nbgrader keeps it when it grades
+the submission again. results.json is written when a student is autograded; grades given
+later reach it through `refresh_results`, which `nnla autograde` (for every student it was
+asked about, graded or skipped), `nnla report` and `nnla feedback` run first.
 """
 
 from __future__ import annotations
@@ -52,6 +59,21 @@ def _autograded_outputs(folder: Path) -> dict[tuple[str, str], tuple[str, list[s
     return found
 
 
+def manual_score(grade) -> float | None:
+    """A grade's score as nbgrader counts it, or None while a written answer waits for a grader.
+
+    A grader's score (`manual_score`) wins; nbgrader flags a graded cell for review again when
+    it autogrades the submission anew, but keeps that score, and so does this.
+    """
+    if grade is None:
+        return 0.0
+    if grade.manual_score is not None:
+        return float(grade.manual_score)
+    if grade.needs_manual_grade:
+        return None
+    return float(grade.auto_score or 0.0)
+
+
 def build_results(gb: Gradebook, course: Course, assignment: str, student: str) -> dict:
     """results.json content for one student, items in notebook order (0 where never graded)."""
     try:
@@ -59,6 +81,9 @@ def build_results(gb: Gradebook, course: Course, assignment: str, student: str) 
     except MissingEntry:
         notebooks = []
     graded = {(nb.name, grade.name): grade for nb in notebooks for grade in nb.grades}
+    comments = {
+        (nb.name, c.name): c.manual_comment or c.auto_comment for nb in notebooks for c in nb.comments
+    }
     late_penalty = sum(float(nb.late_submission_penalty or 0.0) for nb in notebooks)
     outputs = _autograded_outputs(course.autograded(student, assignment))
     tests, manual = [], []
@@ -84,12 +109,14 @@ def build_results(gb: Gradebook, course: Course, assignment: str, student: str) 
                     "name": item.grade_id,
                     "notebook": item.notebook,
                     "max_score": item.points,
-                    "score": None if grade is None or grade.needs_manual_grade else float(grade.score or 0.0),
+                    "score": manual_score(grade),
+                    "comment": comments.get((item.notebook, item.grade_id)),
                 }
             )
+    hand = sum(m["score"] for m in manual if m["score"] is not None)
     return {
-        "score": sum(t["score"] for t in tests) - late_penalty,
-        "max_score": sum(t["max_score"] for t in tests),
+        "score": sum(t["score"] for t in tests) + hand - late_penalty,
+        "max_score": sum(t["max_score"] for t in tests) + sum(m["max_score"] for m in manual),
         "tests": tests,
         "extra_data": {
             "student": student,
@@ -131,6 +158,32 @@ def finish_results(
     results["extra_data"].update(messages=messages, fingerprint=fingerprint, isolation=isolation().record())
     write_json_atomically(course.autograded(student, assignment) / "results.json", results)
     return results
+
+
+def refresh_results(course: Course, assignment: str, students: list[str]) -> None:
+    """Bring each student's results.json up to date with the gradebook: grades and comments
+    given in formgrader since it was written. What grading recorded (messages, fingerprint,
+    isolation, time) stays; a student without results.json or without a submission in the
+    gradebook is left alone, and an unchanged file is not rewritten."""
+    with open_gradebook(course) as gb:
+        for student in students:
+            old = read_results(course, assignment, student)
+            if old is None or not _in_gradebook(gb, assignment, student):
+                continue
+            new = build_results(gb, course, assignment, student)
+            if "execution_time" in old:
+                new["execution_time"] = old["execution_time"]
+            new["extra_data"] = {**old.get("extra_data", {}), **new["extra_data"]}
+            if new != old:
+                write_json_atomically(course.autograded(student, assignment) / "results.json", new)
+
+
+def _in_gradebook(gb: Gradebook, assignment: str, student: str) -> bool:
+    try:
+        gb.find_submission(assignment, student)
+    except MissingEntry:
+        return False
+    return True
 
 
 def read_results(course: Course, assignment: str, student: str) -> dict | None:

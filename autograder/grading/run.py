@@ -12,7 +12,7 @@ from autograder.grading.intake import refused_student_id
 from autograder.grading.nbgrader import open_gradebook, register_assignment
 from autograder.grading.pool import GradingPool
 from autograder.grading.progress import Progress
-from autograder.grading.results import read_results
+from autograder.grading.results import read_results, refresh_results
 from autograder.judge.isolation.sandbox import require_isolation
 
 log = logging.getLogger(__name__)
@@ -59,6 +59,7 @@ def grade_class(
         progress = Progress(len(todo))
         pool.grade(todo, progress.student_done)
         progress.close()
+    refresh_results(course, assignment, students)  # grades given in formgrader since, graded or skipped
     return {student: read_results(course, assignment, student) for student in students}
 
 

@@ -6,7 +6,9 @@ first. The autograded notebooks have no hidden tests already (Autograde clears t
 kernel runs); this covers notebooks autograded under another configuration. The same list is in
 nbgrader_config.py, so plain `nbgrader generate_feedback` and the formgrader mask too; it is also
 passed on the command line here so that a course with an older config is masked all the same.
-A last check refuses to leave a page that still shows a hidden-test line.
+The graders' model answers and rubrics, which autograde puts beside the written answers for
+formgrader (autograder.grading.rubrics), are taken out first of all. A last check refuses to
+leave a page that still shows a hidden-test line or the graders' notes.
 """
 
 from __future__ import annotations
@@ -20,9 +22,12 @@ import nbformat
 
 from autograder.course import Course
 from autograder.grading.nbgrader import glob_literal, run_nbgrader
+from autograder.grading.results import refresh_results
+from autograder.grading.rubrics import TITLE as GRADER_NOTES
 from autograder.outputs.pages import render
 
 FEEDBACK_PREPROCESSORS = [
+    "autograder.grading.rubrics.RemoveGraderNotes",
     "nbgrader.preprocessors.ClearHiddenTests",
     "nbgrader.preprocessors.GetGrades",
     "autograder.grading.sanitize.SanitizeStudentContent",
@@ -32,7 +37,8 @@ BEGIN, END = "BEGIN HIDDEN TESTS", "END HIDDEN TESTS"
 
 
 def hidden_test_lines(course: Course, assignment: str) -> set[str]:
-    """Lines (stripped, longer than 15 characters) found only inside the source's hidden-test blocks."""
+    """Lines (stripped, longer than 15 characters) found only inside the source's hidden-test blocks,
+    and not within a line outside them."""
     hidden, public = set(), set()
     for path in sorted(course.source(assignment).glob("*.ipynb")):
         for cell in nbformat.read(path, as_version=4).cells:
@@ -42,7 +48,9 @@ def hidden_test_lines(course: Course, assignment: str) -> set[str]:
                     inside = BEGIN in line
                 elif len(line.strip()) > 15:
                     (hidden if inside else public).add(line.strip())
-    return hidden - public
+    # A hidden line that is part of a public one (`scale = ...` inside `_scale = ...`) shows
+    # whenever the public line does: it proves nothing.
+    return {line for line in hidden - public if not any(line in shown for shown in public)}
 
 
 def visible_text(page: str) -> str:
@@ -51,8 +59,11 @@ def visible_text(page: str) -> str:
 
 
 def _refuse_leaks(page: Path, secrets: set[str]) -> None:
-    """Delete the page and raise if it shows a hidden-test marker or line."""
+    """Delete the page and raise if it shows a hidden-test marker or line, or the graders' notes."""
     text = visible_text(page.read_text(encoding="utf-8"))
+    if GRADER_NOTES in text:
+        page.unlink()
+        raise RuntimeError(f"{page} showed the graders' model answer and rubric; deleted it")
     leaked = sorted(line for line in secrets if line in text) + ([BEGIN] if BEGIN in text else [])
     if leaked:
         page.unlink()
@@ -112,6 +123,7 @@ def write_feedback(course: Course, assignment: str, students: list[str] | None =
     if not graded or missing:
         who = f" for {', '.join(missing)}" if missing else f" in {course.root / 'autograded'}"
         raise FileNotFoundError(f"no {assignment} results{who}: run `nnla autograde {assignment}` first")
+    refresh_results(course, assignment, chosen)  # grades and comments given in formgrader since
     preprocessors = f"--GenerateFeedback.preprocessors={json.dumps(FEEDBACK_PREPROCESSORS)}"
     for selection in _selections(chosen, everyone):
         run_nbgrader(course, "generate_feedback", assignment, "--force", preprocessors, *selection)

@@ -23,6 +23,7 @@ from matplotlib.ticker import MaxNLocator
 
 from autograder.course import Course
 from autograder.grading.nbgrader import run_nbgrader
+from autograder.grading.results import refresh_results
 from autograder.outputs.pages import render
 
 
@@ -164,9 +165,9 @@ def _plots(report: Report) -> dict[str, dict[str, str]]:
     fig = Figure(figsize=(7.5, 3))
     ax = fig.add_subplot()
     ax.stairs(counts, edges, fill=True)
-    ax.set(xlabel=f"autograded score (out of {report.max_score:g})", ylabel="students")
+    ax.set(xlabel=f"score, written answers included (out of {report.max_score:g})", ylabel="students")
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
-    plots = [_png(fig, "histogram of autograded scores")]
+    plots = [_png(fig, "histogram of scores")]
 
     notebooks = list(dict.fromkeys(report.notebooks.values()))
     color = {nb: f"C{i % 10}" for i, nb in enumerate(notebooks)}
@@ -229,6 +230,9 @@ def write_bundle(course: Course, assignment: str, students: list[str], path: Pat
 
 def write_report(course: Course, assignment: str, out: Path | None = None) -> Report:
     """Write report.html, grades.csv and results_bundle.zip into `out` (default reports/<assignment>)."""
+    base = course.root / "autograded"
+    if base.is_dir():  # grades and comments given in formgrader since autograding
+        refresh_results(course, assignment, sorted(p.name for p in base.iterdir()))
     results = load_results(course, assignment)
     out = Path(out or course.root / "reports" / assignment).resolve()  # nbgrader runs in the course root
     out.mkdir(parents=True, exist_ok=True)
