@@ -7,6 +7,7 @@ venv's own interpreter may sit in /root, closed to them): a venv of the system's
 site-packages are the course venv's.
 """
 
+import contextlib
 import datetime as dt
 import json
 import os
@@ -86,9 +87,9 @@ def output(done: subprocess.CompletedProcess) -> str:
     return done.stdout + done.stderr
 
 
-@pytest.fixture(scope="module")
-def setup(repo):
-    top = Path(tempfile.mkdtemp(prefix="nnla-exchange-"))
+@contextlib.contextmanager
+def running_exchange(repo, top: Path, names: list[str]):
+    """A copy of the course in `top` with the exchange served by root, and a Student per name."""
     os.chmod(top, 0o755)  # students may pass through; the store inside must still keep them out
     course = copy_course(repo, top / "course")
     os.chmod(course.root, 0o755)
@@ -105,14 +106,22 @@ def setup(repo):
         stderr=subprocess.STDOUT,
         text=True,
     )
-    deadline = time.monotonic() + 30
-    while not socket_path.exists():
-        assert server.poll() is None and time.monotonic() < deadline, server.stdout.read()
-        time.sleep(0.1)
-    students = {name: Student(name, python, socket_path) for name in STUDENTS}
-    yield course, students, server
-    server.terminate()
-    server.wait(10)
+    try:
+        deadline = time.monotonic() + 30
+        while not socket_path.exists():
+            assert server.poll() is None and time.monotonic() < deadline, server.stdout.read()
+            time.sleep(0.1)
+        yield course, {name: Student(name, python, socket_path) for name in names}, server
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
+@pytest.fixture(scope="module")
+def setup(repo):
+    top = Path(tempfile.mkdtemp(prefix="nnla-exchange-"))
+    with running_exchange(repo, top, STUDENTS) as (course, students, server):
+        yield course, students, server
     shutil.rmtree(top, ignore_errors=True)
 
 
