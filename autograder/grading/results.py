@@ -168,7 +168,7 @@ def refresh_results(course: Course, assignment: str, students: list[str]) -> Non
     with open_gradebook(course) as gb:
         for student in students:
             old = read_results(course, assignment, student)
-            if old is None or not _in_gradebook(gb, assignment, student):
+            if old is None or not in_gradebook(gb, assignment, student):
                 continue
             new = build_results(gb, course, assignment, student)
             if "execution_time" in old:
@@ -178,7 +178,8 @@ def refresh_results(course: Course, assignment: str, students: list[str]) -> Non
                 write_json_atomically(course.autograded(student, assignment) / "results.json", new)
 
 
-def _in_gradebook(gb: Gradebook, assignment: str, student: str) -> bool:
+def in_gradebook(gb: Gradebook, assignment: str, student: str) -> bool:
+    """Whether nbgrader has a submission of `student` for `assignment`."""
     try:
         gb.find_submission(assignment, student)
     except MissingEntry:

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import logging
 
-from nbgrader.api import Gradebook, MissingEntry
-
 from autograder.course import Course
 from autograder.grading.fingerprint import grader_fingerprint, submission_fingerprint
 from autograder.grading.intake import refused_student_id
 from autograder.grading.nbgrader import open_gradebook, register_assignment
 from autograder.grading.pool import GradingPool
 from autograder.grading.progress import Progress
-from autograder.grading.results import read_results, refresh_results
+from autograder.grading.results import in_gradebook, read_results, refresh_results
 from autograder.judge.isolation.sandbox import require_isolation
 
 log = logging.getLogger(__name__)
@@ -50,7 +48,7 @@ def grade_class(
         register_assignment(course, course.manifest(assignment))
         with open_gradebook(course) as gb:
             todo = [
-                (s, fingerprints[s]) for s in students if s in changed or not _in_gradebook(gb, assignment, s)
+                (s, fingerprints[s]) for s in students if s in changed or not in_gradebook(gb, assignment, s)
             ]
         if len(todo) < len(students):
             log.warning(
@@ -66,11 +64,3 @@ def grade_class(
 def _results_match(course: Course, assignment: str, student: str, fingerprint: str) -> bool:
     results = read_results(course, assignment, student)
     return results is not None and results.get("extra_data", {}).get("fingerprint") == fingerprint
-
-
-def _in_gradebook(gb: Gradebook, assignment: str, student: str) -> bool:
-    try:
-        gb.find_submission(assignment, student)
-    except MissingEntry:
-        return False
-    return True
