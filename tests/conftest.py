@@ -10,7 +10,7 @@ import pytest
 from autograder.course import Course
 from autograder.judge.isolation.sandbox import isolation
 from autograder.judge.preprocessor import judge
-from autograder.notebooks import autograded_points, is_solution, nbgrader_meta, read
+from autograder.notebooks import autograded_points, graded_items, is_solution, nbgrader_meta, read
 from autograder.plugin import load_plugin
 from autograder.submissions import SOLUTION, fill_notebook
 from tests.browser import JupyterServer, launch, missing_browser
@@ -18,6 +18,10 @@ from tests.browser import JupyterServer, launch, missing_browser
 REPO = Path(__file__).resolve().parents[1]
 ASSIGNMENT = "ch177"
 FULL_MARKS = autograded_points(REPO / "source" / ASSIGNMENT)  # notebook -> its autograded points
+# results.json's max_score: every grade cell's points, the hand-graded written answers' included
+MAX_SCORE = sum(
+    i.points for nb in sorted((REPO / "source" / ASSIGNMENT).glob("*.ipynb")) for i in graded_items(nb)
+)
 MANIFEST = Course(REPO).manifest(ASSIGNMENT)
 PLUGIN = load_plugin(Course(REPO), ASSIGNMENT)
 

@@ -17,7 +17,7 @@ from autograder.grading.intake import NOTE_TAG
 from autograder.outputs.feedback import write_feedback
 from autograder.submissions import full_solution, write_submission
 from tests.broken import CASES, REFUSED_IDS
-from tests.conftest import ASSIGNMENT, FULL_MARKS, copy_course
+from tests.conftest import ASSIGNMENT, FULL_MARKS, MAX_SCORE, copy_course
 
 pytestmark = pytest.mark.e2e  # runs the real tools; `-m 'not e2e'` leaves it out
 
@@ -72,7 +72,7 @@ def test_a_broken_submission_loses_only_what_is_broken(broken_run, student):
     _, _, results = broken_run
     expected = {nb: 0.0 if nb in BY_STUDENT[student].zero else points for nb, points in FULL_MARKS.items()}
     assert per_notebook(results[student]) == expected
-    assert results[student]["max_score"] == sum(FULL_MARKS.values())
+    assert results[student]["max_score"] == MAX_SCORE
 
 
 @pytest.mark.parametrize("student", sorted(s for s, c in BY_STUDENT.items() if c.message))

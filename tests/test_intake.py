@@ -67,6 +67,19 @@ def test_a_notebook_saved_with_a_byte_order_mark_or_as_utf16_is_read(tmp_path):
         assert nb.cells[0].source == "hello"
 
 
+def test_a_notebook_cut_off_anywhere_is_said_to_be_cut_off(tmp_path):
+    """Wherever the file ends (inside a string, between values, after a comma), the student is
+    told it was cut off, not that it is invalid JSON somewhere."""
+    data = nbformat.writes(new_notebook(cells=[new_markdown_cell("a cell of some length " * 5)])).encode()
+    for end in range(20, len(data) - 2, 7):
+        (tmp_path / "nb.ipynb").write_bytes(data[:end])
+        with pytest.raises(Unreadable, match="is cut off"):
+            read_submitted_notebook(tmp_path / "nb.ipynb")
+    (tmp_path / "nb.ipynb").write_bytes(data.replace(b'"cells"', b'"cells" "x",', 1))
+    with pytest.raises(Unreadable, match="is not valid JSON"):
+        read_submitted_notebook(tmp_path / "nb.ipynb")
+
+
 @pytest.mark.parametrize("depth", [MAX_NESTING + 1, 10_000])
 def test_a_notebook_nested_too_deeply_is_unreadable_with_a_reason(tmp_path, depth):
     text = notebook_bytes(deep="DEEP").decode().replace('"DEEP"', '{"a": ' * depth + "1" + "}" * depth)

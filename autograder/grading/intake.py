@@ -134,7 +134,10 @@ def read_submitted_notebook(path: Path) -> tuple[NotebookNode, list[str]]:
     try:
         raw = json.loads(text)
     except json.JSONDecodeError as bad:
-        if bad.pos >= len(text.rstrip()) - 1:
+        # Cut off: the error is at the very end, or in a string that runs to the end (a notebook
+        # writes every string on one line).
+        in_last_string = bad.msg.startswith("Unterminated string") and "\n" not in text[bad.pos :].rstrip()
+        if bad.pos >= len(text.rstrip()) - 1 or in_last_string:
             raise Unreadable(f"is cut off after {len(data):,} bytes (was it saved completely?)") from None
         raise Unreadable(f"is not valid JSON ({bad.msg} at line {bad.lineno}, column {bad.colno})") from None
     except RecursionError:
