@@ -112,6 +112,16 @@ def renamed_notebook(folder: Path) -> None:
     (folder / "01_param_count.ipynb").rename(folder / "01_param_count (1).ipynb")
 
 
+def inside_a_folder(folder: Path) -> None:
+    """The whole assignment folder uploaded (a Gradescope upload, an unzipped archive)."""
+    inner = folder / "ch177 (submitted)" / "work"
+    inner.mkdir(parents=True)
+    for path in folder.glob("*.ipynb"):
+        path.rename(inner / path.name)
+    (inner / "02_batch_forms.ipynb").rename(inner / "02_batch_forms-Copy1.ipynb")
+    shutil.copy(inner / "04_tanh_vs_relu.ipynb", folder / "ch177 (submitted)" / "04_tanh_vs_relu.ipynb")
+
+
 def invalid_json(folder: Path) -> None:
     path = folder / "02_batch_forms.ipynb"
     path.write_text(path.read_text().replace('"cells": [', '"cells": [ oops', 1))
@@ -231,6 +241,9 @@ CASES = [
     ),
     BrokenCase("extra-files", extra_files, frozenset(), "scratch.ipynb: not part of the assignment"),
     BrokenCase("renamed-notebook", renamed_notebook, frozenset(), "graded 01_param_count (1).ipynb"),
+    BrokenCase(
+        "inside-a-folder", inside_a_folder, frozenset(), "found in ch177 (submitted)/work/ and graded"
+    ),
     BrokenCase("invalid-json", invalid_json, frozenset(["02_batch_forms"]), "is not valid JSON"),
     BrokenCase("truncated", truncated, frozenset(["04_tanh_vs_relu"]), "is cut off"),
     BrokenCase("empty-file", empty_file, frozenset(["05_linear_collapse"]), "is empty"),

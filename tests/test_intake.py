@@ -14,6 +14,7 @@ from autograder.grading.intake import (
     read_submitted_notebook,
     refused_student_id,
     settle_cell_ids,
+    stage_submission,
     stage_timestamp,
 )
 
@@ -115,3 +116,36 @@ def test_any_folder_name_without_markup_is_a_student_id(student):
 )
 def test_an_id_a_page_would_read_as_markup_is_refused_with_the_fix(student):
     assert "rename the folder" in refused_student_id(student)
+
+
+def _release(folder, names):
+    folder.mkdir()
+    for name in names:
+        nbformat.write(new_notebook(cells=[new_markdown_cell(f"blank {name}")]), folder / f"{name}.ipynb")
+
+
+def _submit(path, text):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(new_notebook(cells=[new_markdown_cell(text)]), path)
+
+
+def test_notebooks_in_subfolders_are_found_at_any_depth_the_shallowest_first(tmp_path):
+    """An uploaded folder (Gradescope, an unzipped archive) is graded as if its notebooks were at
+    the top; a renamed one in a subfolder is matched too; a second copy is named, not graded."""
+    _release(tmp_path / "release", ["a", "b", "c"])
+    sub = tmp_path / "sub"
+    _submit(sub / "hw" / "deeper" / "a.ipynb", "deep a")
+    _submit(sub / "hw" / "a.ipynb", "my a")
+    _submit(sub / "hw" / "b (1).ipynb", "my b")
+    _submit(sub / "c.ipynb", "top c")
+    _submit(sub / "x" / "c.ipynb", "nested c")
+    messages = stage_submission(sub, tmp_path / "release", tmp_path / "staged", ["a", "b", "c"])
+    staged = {
+        n: nbformat.read(tmp_path / "staged" / f"{n}.ipynb", as_version=4).cells[0].source for n in "abc"
+    }
+    assert staged == {"a": "my a", "b": "my b", "c": "top c"}
+    assert "a.ipynb: found in hw/ and graded from there." in messages
+    assert "b.ipynb: not found; graded hw/b (1).ipynb in its place (renamed?)." in messages
+    assert "hw/deeper/a.ipynb: another copy of hw/a.ipynb, not graded." in messages
+    assert "x/c.ipynb: another copy of c.ipynb, not graded." in messages
+    assert not any("found in" in m for m in messages if m.startswith("c.ipynb"))

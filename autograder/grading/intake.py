@@ -57,21 +57,26 @@ def stage_submission(submitted: Path, release: Path, staged: Path, notebooks: It
         what = "is empty" if submitted.is_dir() else "does not exist"
         messages.append(f"The submission folder {what}: every notebook is graded as blank.")
 
-    wanted = {f"{name}.ipynb" for name in notebooks}
-    extra_notebooks = [f for f in files if f.suffix == ".ipynb" and f.name not in wanted]
+    located = _locate(notebooks, submitted, files)
+    extra_notebooks = [f for f in files if f.suffix == ".ipynb" and f not in located.values()]
     for path in files:
         if path.relative_to(submitted) == Path(TIMESTAMP):
             messages += stage_timestamp(path, staged / TIMESTAMP)
         elif path.suffix != ".ipynb":
             messages += _copy_extra_file(submitted, path, staged)
 
-    renamed = _match_renamed(notebooks, submitted, extra_notebooks, release)
+    renamed = _match_renamed([n for n in notebooks if n not in located], extra_notebooks, release)
     for name in notebooks:
         blank = nbformat.read(release / f"{name}.ipynb", as_version=4)
-        path = submitted / f"{name}.ipynb"
-        if not path.is_file() and name in renamed:
+        path = located.get(name, submitted / f"{name}.ipynb")
+        if path.parent != submitted:
+            messages.append(
+                f"{name}.ipynb: found in {path.parent.relative_to(submitted)}/ and graded from there."
+            )
+        if name in renamed:
             path = renamed[name]
-            messages.append(f"{name}.ipynb: not found; graded {path.name} in its place (renamed?).")
+            where = path.relative_to(submitted)
+            messages.append(f"{name}.ipynb: not found; graded {where} in its place (renamed?).")
         try:
             if path.is_symlink():
                 raise Unreadable("is a symbolic link, not a notebook file")
@@ -91,7 +96,12 @@ def stage_submission(submitted: Path, release: Path, staged: Path, notebooks: It
         messages += [f"{name}.ipynb: {note}" for note in notes]
 
     for path in extra_notebooks:
-        if path not in renamed.values():
+        if path in renamed.values():
+            continue
+        if path.stem in located:
+            graded = located[path.stem].relative_to(submitted)
+            messages.append(f"{path.relative_to(submitted)}: another copy of {graded}, not graded.")
+        else:
             messages.append(f"{path.relative_to(submitted)}: not part of the assignment, not graded.")
     links = sorted(p for p in submitted.rglob("*") if p.is_symlink()) if submitted.is_dir() else []
     for link in links:
@@ -344,19 +354,25 @@ def _note_cell(text: str) -> NotebookNode:
     return new_markdown_cell(f"**Note from the grader.** {text}", metadata={"tags": [NOTE_TAG]})
 
 
-def _match_renamed(
-    notebooks: list[str], submitted: Path, extra: list[Path], release: Path
-) -> dict[str, Path]:
+def _locate(notebooks: list[str], submitted: Path, files: list[Path]) -> dict[str, Path]:
+    """Assignment notebook -> the submitted file of that name: at the top of the submission, else
+    the shallowest one in a subfolder (an upload of the whole assignment folder, say)."""
+    located = {}
+    for name in notebooks:
+        copies = [f for f in files if f.name == f"{name}.ipynb"]
+        if copies:
+            located[name] = min(copies, key=lambda f: (len(f.relative_to(submitted).parts), f))
+    return located
+
+
+def _match_renamed(missing: list[str], extra: list[Path], release: Path) -> dict[str, Path]:
     """Missing assignment notebook -> the extra notebook that is evidently it under another name.
 
     A match needs a close name ("01_param_count (1).ipynb", "01_param_count-Copy1.ipynb") and,
     when the extra notebook still has grading cells, the missing notebook's grade ids.
     """
-    missing = [n for n in notebooks if not (submitted / f"{n}.ipynb").is_file()]
     found: dict[str, Path] = {}
     for path in extra:
-        if path.parent != submitted:
-            continue
         candidates = [n for n in missing if n not in found and path.stem.startswith(n)]
         candidates = candidates or difflib.get_close_matches(
             path.stem, [n for n in missing if n not in found], 1
