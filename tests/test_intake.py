@@ -145,7 +145,7 @@ def test_notebooks_in_subfolders_are_found_at_any_depth_the_shallowest_first(tmp
     }
     assert staged == {"a": "my a", "b": "my b", "c": "top c"}
     assert "a.ipynb: found in hw/ and graded from there." in messages
+    assert not any("c.ipynb" in m for m in messages if "found in" in m)
     assert "b.ipynb: not found; graded hw/b (1).ipynb in its place (renamed?)." in messages
     assert "hw/deeper/a.ipynb: another copy of hw/a.ipynb, not graded." in messages
     assert "x/c.ipynb: another copy of c.ipynb, not graded." in messages
-    assert not any("found in" in m for m in messages if m.startswith("c.ipynb"))

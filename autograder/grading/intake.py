@@ -66,13 +66,10 @@ def stage_submission(submitted: Path, release: Path, staged: Path, notebooks: It
             messages += _copy_extra_file(submitted, path, staged)
 
     renamed = _match_renamed([n for n in notebooks if n not in located], extra_notebooks, release)
+    messages += _subfolder_notes(located, notebooks, submitted)
     for name in notebooks:
         blank = nbformat.read(release / f"{name}.ipynb", as_version=4)
         path = located.get(name, submitted / f"{name}.ipynb")
-        if path.parent != submitted:
-            messages.append(
-                f"{name}.ipynb: found in {path.parent.relative_to(submitted)}/ and graded from there."
-            )
         if name in renamed:
             path = renamed[name]
             where = path.relative_to(submitted)
@@ -363,6 +360,19 @@ def _locate(notebooks: list[str], submitted: Path, files: list[Path]) -> dict[st
         if copies:
             located[name] = min(copies, key=lambda f: (len(f.relative_to(submitted).parts), f))
     return located
+
+
+def _subfolder_notes(located: dict[str, Path], notebooks: list[str], submitted: Path) -> list[str]:
+    """One note per subfolder that notebooks were graded from."""
+    by_folder: dict[Path, list[str]] = {}
+    for name in notebooks:
+        if name in located and located[name].parent != submitted:
+            by_folder.setdefault(located[name].parent.relative_to(submitted), []).append(f"{name}.ipynb")
+    notes = []
+    for folder, names in by_folder.items():
+        which = "Every notebook was" if len(names) == len(notebooks) else f"{', '.join(names)}:"
+        notes.append(f"{which} found in {folder.as_posix()}/ and graded from there.")
+    return notes
 
 
 def _match_renamed(missing: list[str], extra: list[Path], release: Path) -> dict[str, Path]:
