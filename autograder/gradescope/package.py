@@ -16,6 +16,8 @@ from pathlib import Path
 
 from packaging.markers import default_environment
 from packaging.requirements import Requirement
+from packaging.specifiers import SpecifierSet
+from packaging.version import Version
 
 from autograder.course import Course
 
@@ -28,14 +30,17 @@ EPOCH = (2020, 1, 1, 0, 0, 0)
 
 
 def pinned_requirements(pyproject: Path) -> list[str]:
-    """`name==version` for every package the project in `pyproject` needs to run, as installed here.
-
-    The versions are those this grader was tested with; extras (the developers' tools) are left out.
+    """A requirement line for every package the project in `pyproject` needs to run, at the
+    version installed here, which this grader was tested with: `name==version`, or
+    `name<=version` for a version that does not install on the oldest Python the project
+    supports (Ubuntu's python3.11 may be 3.11.0; pip then takes the newest that does).
+    Extras (the developers' tools) are left out.
     """
+    project = tomllib.loads(pyproject.read_text(encoding="utf-8"))["project"]
+    oldest = _oldest_python(project.get("requires-python", ">=3.11"))
     environment = default_environment()
     pinned: dict[str, str] = {}
-    declared = tomllib.loads(pyproject.read_text(encoding="utf-8"))["project"]["dependencies"]
-    todo = [Requirement(r) for r in declared]
+    todo = [Requirement(r) for r in project["dependencies"]]
     while todo:
         requirement = todo.pop()
         if requirement.marker and not requirement.marker.evaluate({**environment, "extra": ""}):
@@ -49,9 +54,20 @@ def pinned_requirements(pyproject: Path) -> list[str]:
             raise RuntimeError(f"{requirement.name} is required but not installed here") from None
         if not requirement.specifier.contains(dist.version, prereleases=True):
             raise RuntimeError(f"{requirement} is required but {dist.version} is installed here")
-        pinned[name] = f"{dist.metadata['Name']}=={dist.version}"
+        supports = SpecifierSet(dist.metadata.get("Requires-Python") or "")
+        pin = "==" if supports.contains(oldest, prereleases=True) else "<="
+        pinned[name] = f"{dist.metadata['Name']}{pin}{dist.version}"
         todo += [Requirement(r) for r in dist.requires or []]
     return sorted(pinned.values(), key=str.lower)
+
+
+def _oldest_python(requires_python: str) -> str:
+    """The lowest version a `requires-python` such as ">=3.11" admits, as "3.11.0"."""
+    lowest = [s.version for s in SpecifierSet(requires_python) if s.operator in (">=", "==", "~=")]
+    if not lowest:
+        raise RuntimeError(f"requires-python {requires_python!r} names no lowest version")
+    parts = (max(lowest, key=Version).split(".") + ["0", "0"])[:3]
+    return ".".join(parts)
 
 
 def _canonical(name: str) -> str:
