@@ -154,7 +154,7 @@ def _crashed(course: Course, assignment: str, process: GradingProcess) -> dict:
         "ok": False,
         "seconds": seconds,
         "score": results["score"],
-        "max_score": results["max_score"],
+        "max_score": results["extra_data"]["max_score"],
         "messages": [message],
         "error": message,
     }
@@ -171,5 +171,8 @@ def _new_run_dir() -> Path:
         if not alive:
             shutil.rmtree(old, ignore_errors=True)
     run_dir = Path(tempfile.mkdtemp(prefix=RUN_PREFIX))
+    # Without namespaces a sandbox reaches its scratch folder through this one, as its own uid:
+    # it may pass through, not list (the scratch folders are each their own uid's, mode 700).
+    os.chmod(run_dir, 0o711)
     (run_dir / "owner").write_text(str(os.getpid()))
     return run_dir
