@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 LATE_POLICIES = ("none", "zero")
+# Who sees a result on Gradescope, and from when (its autograder results specification).
+VISIBILITIES = ("hidden", "after_due_date", "after_published", "visible")
 
 
 @dataclass(frozen=True)
@@ -30,6 +32,26 @@ class NotebookGuide:
 
 
 @dataclass(frozen=True)
+class ResultsVisibility:
+    """Who sees what of results.json on Gradescope (manifest table `[results]`).
+
+    `visibility` is the whole result's, `stdout_visibility` that of what the autograder printed,
+    `tests` each test's by default; `test_visibility` overrides it for a notebook's tests (key:
+    the notebook's name) or one test (key: "notebook/grade_id"), the more specific key winning.
+    """
+
+    visibility: str = "visible"
+    stdout_visibility: str = "hidden"
+    tests: str = "visible"
+    test_visibility: dict[str, str] = field(default_factory=dict)
+
+    def of_test(self, notebook: str, grade_id: str) -> str:
+        """The visibility of one autograded test."""
+        found = self.test_visibility
+        return found.get(f"{notebook}/{grade_id}", found.get(notebook, self.tests))
+
+
+@dataclass(frozen=True)
 class Manifest:
     """An assignment as `assignments/<id>.toml` describes it."""
 
@@ -46,6 +68,7 @@ class Manifest:
     # notebook -> its time, objectives and complete written answers; empty when the manifest has
     # no [notebook."<name>"] tables, else one per notebook
     guides: dict[str, NotebookGuide] = field(default_factory=dict)
+    results: ResultsVisibility = field(default_factory=ResultsVisibility)  # the [results] table
 
     def limits_for(self, exercise: str) -> Limits:
         return self.exercise_limits.get(exercise, self.default_limits)
@@ -93,6 +116,7 @@ def load_manifest(path: Path) -> Manifest:
             banned_calls=dict(data.get("banned_calls", {})),
             references=tuple(data.get("references", ())),
             guides=load_guides(path, data.get("notebook", {}), tuple(data["notebooks"])),
+            results=load_results_visibility(path, data.get("results", {}), tuple(data["notebooks"])),
         )
     except KeyError as missing:
         raise ValueError(f"{path}: missing key {missing}") from None
@@ -155,6 +179,66 @@ def load_guides(path: Path, tables: object, notebooks: tuple[str, ...]) -> dict[
             },
         )
     return guides
+
+
+RESULTS_KEYS = ("visibility", "stdout_visibility", "tests", "test_visibility")
+
+
+def load_results_visibility(path: Path, table: object, notebooks: tuple[str, ...]) -> ResultsVisibility:
+    """The `[results]` table: `visibility`, `stdout_visibility` and `tests`, each one of
+    VISIBILITIES, and `[results.test_visibility]`, from a notebook's name or "notebook/grade_id"
+    (an autograded test of that notebook, checked against its source notebook) to one of them."""
+    if not isinstance(table, dict):
+        raise ValueError(f"{path}: `results` must be a table, [results]")
+    extra = sorted(set(table) - set(RESULTS_KEYS))
+    if extra:
+        raise ValueError(
+            f"{path}: [results] has an unknown key {extra[0]!r} (known: {', '.join(RESULTS_KEYS)})"
+        )
+    overrides = table.get("test_visibility", {})
+    if not isinstance(overrides, dict):
+        raise ValueError(
+            f'{path}: [results.test_visibility] must be a table, "notebook" or "notebook/grade_id" = ...'
+        )
+    chosen = [(f"[results] {k}", table[k]) for k in RESULTS_KEYS[:3] if k in table]
+    chosen += [(f'[results.test_visibility] "{k}"', v) for k, v in overrides.items()]
+    for where, value in chosen:
+        if not isinstance(value, str) or value not in VISIBILITIES:
+            raise ValueError(f"{path}: {where} must be one of {', '.join(VISIBILITIES)}, got {value!r}")
+    tests: dict[str, set[str]] = {}  # notebook -> its autograded grade ids, read when a key names one
+    for key in overrides:
+        notebook, _, grade_id = key.partition("/")
+        if notebook not in notebooks:
+            raise ValueError(
+                f'{path}: [results.test_visibility] "{key}": {notebook!r} is not a notebook of the '
+                f"assignment (notebooks = {list(notebooks)})"
+            )
+        if grade_id:
+            if notebook not in tests:
+                tests[notebook] = _autograded_grade_ids(path, notebook)
+            if grade_id not in tests[notebook]:
+                raise ValueError(
+                    f'{path}: [results.test_visibility] "{key}": {notebook} has no autograded test '
+                    f"{grade_id!r} (its tests: {', '.join(sorted(tests[notebook])) or 'none'})"
+                )
+    return ResultsVisibility(
+        visibility=table.get("visibility", "visible"),
+        stdout_visibility=table.get("stdout_visibility", "hidden"),
+        tests=table.get("tests", "visible"),
+        test_visibility=dict(overrides),
+    )
+
+
+def _autograded_grade_ids(manifest: Path, notebook: str) -> set[str]:
+    """The grade ids of a notebook's autograded tests, from the assignment's source notebook
+    (`source/<id>/<notebook>.ipynb` in the course that holds `assignments/<id>.toml`)."""
+    from autograder.notebooks import graded_items  # reads notebooks: only when a key needs it
+
+    source = manifest.parent.parent / "source" / manifest.stem / f"{notebook}.ipynb"
+    try:
+        return {item.grade_id for item in graded_items(source) if item.autograded}
+    except OSError as e:
+        raise ValueError(f"{manifest}: cannot read {source} to check its grade ids ({e})") from None
 
 
 def _sentences(value: object, where: str) -> tuple[str, ...]:

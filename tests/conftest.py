@@ -1,10 +1,13 @@
 """Shared fixtures: the repository as a course, and scratch copies of it."""
 
 import importlib
+import json
 import os
 import shutil
+from functools import cache
 from pathlib import Path
 
+import jsonschema
 import pytest
 
 from autograder.course import Course
@@ -18,7 +21,7 @@ from tests.browser import JupyterServer, launch, missing_browser
 REPO = Path(__file__).resolve().parents[1]
 ASSIGNMENT = "ch177"
 FULL_MARKS = autograded_points(REPO / "source" / ASSIGNMENT)  # notebook -> its autograded points
-# results.json's max_score: every grade cell's points, the hand-graded written answers' included
+# results.json's extra_data.max_score: every grade cell's points, the hand-graded written answers' included
 MAX_SCORE = sum(
     i.points for nb in sorted((REPO / "source" / ASSIGNMENT).glob("*.ipynb")) for i in graded_items(nb)
 )
@@ -51,6 +54,77 @@ WITHOUT_USER_NAMESPACES = [
 needs_browser = pytest.mark.skipif(
     missing_browser() is not None, reason=f"browser tests: {missing_browser()}"
 )
+
+# Gradescope's autograder results specification, closed: every results.json nnla writes obeys it.
+RESULTS_SCHEMA = Path(__file__).with_name("gradescope_results.schema.json")
+# Folders that never hold a results.json: a course's notebooks, submissions, pages and logs,
+# staging and hypothesis's cache, bytecode, installed packages. Skipped to keep the check cheap.
+NO_RESULTS_IN = {
+    *("assignments", "source", "release", "submitted", "feedback", "logs", "reports", ".nnla"),
+    *("__pycache__", ".ipynb_checkpoints", ".git", "site-packages", "node_modules"),
+}
+
+
+@cache
+def results_validator() -> jsonschema.Draft202012Validator:
+    schema = json.loads(RESULTS_SCHEMA.read_text(encoding="utf-8"))
+    jsonschema.Draft202012Validator.check_schema(schema)
+    return jsonschema.Draft202012Validator(schema)
+
+
+def assert_valid_results(data_or_path: dict | str | Path) -> dict:
+    """Fail, listing every violation, unless `data_or_path` (a results.json's content or path) is
+    valid against Gradescope's results specification; return the content."""
+    where = "results"
+    if isinstance(data_or_path, str | Path):
+        where = str(data_or_path)
+        try:
+            data = json.loads(Path(data_or_path).read_text(encoding="utf-8"))
+        except ValueError as e:  # nnla writes results.json whole (write_json_atomically) or not at all
+            pytest.fail(f"{where} is not JSON: {e}", pytrace=False)
+    else:
+        data = data_or_path
+    errors = sorted(results_validator().iter_errors(data), key=lambda e: list(e.absolute_path))
+    if errors:
+        said = "\n".join(f"  at {e.json_path}: {e.message[:300]}" for e in errors[:20])
+        pytest.fail(f"{where} is not valid Gradescope results ({len(errors)} errors):\n{said}", pytrace=False)
+    return data
+
+
+def results_files(base: Path):
+    """Every results.json under `base` (links not followed; folders that hold none skipped)."""
+    for root, folders, files in os.walk(base):
+        folders[:] = [f for f in folders if f not in NO_RESULTS_IN]
+        if "results.json" in files:
+            yield Path(root) / "results.json"
+
+
+@pytest.fixture(scope="session")
+def _results_checked(tmp_path_factory):
+    """results.json path -> (mtime, size) when it was last found valid; checked once more at the end."""
+    checked: dict[Path, tuple[int, int]] = {}
+    yield checked
+    _check_new_results(tmp_path_factory.getbasetemp(), checked)
+
+
+@pytest.fixture(autouse=True)
+def _every_results_json_is_valid(_results_checked, tmp_path_factory):
+    """After each test, every results.json written or changed under pytest's temporary folders
+    since the last check must be valid Gradescope results."""
+    yield
+    _check_new_results(tmp_path_factory.getbasetemp(), _results_checked)
+
+
+def _check_new_results(base: Path, checked: dict[Path, tuple[int, int]]) -> None:
+    for path in results_files(base):
+        try:
+            stat = path.stat()
+        except OSError:  # removed meanwhile
+            continue
+        stamp = (stat.st_mtime_ns, stat.st_size)
+        if checked.get(path) != stamp:
+            assert_valid_results(path)
+            checked[path] = stamp
 
 
 @pytest.fixture(scope="session")

@@ -56,7 +56,7 @@ def autograde(course_root: Path) -> subprocess.CompletedProcess:
 def per_notebook(results: dict) -> dict[str, float]:
     scores = dict.fromkeys(FULL_MARKS, 0.0)
     for test in results["tests"]:
-        scores[test["notebook"]] += test["score"]
+        scores[test["extra_data"]["notebook"]] += test["score"]
     return scores
 
 
@@ -72,7 +72,7 @@ def test_a_broken_submission_loses_only_what_is_broken(broken_run, student):
     _, _, results = broken_run
     expected = {nb: 0.0 if nb in BY_STUDENT[student].zero else points for nb, points in FULL_MARKS.items()}
     assert per_notebook(results[student]) == expected
-    assert results[student]["max_score"] == MAX_SCORE
+    assert results[student]["extra_data"]["max_score"] == MAX_SCORE
 
 
 @pytest.mark.parametrize("student", sorted(s for s, c in BY_STUDENT.items() if c.message))
@@ -108,7 +108,9 @@ def test_a_notebook_that_could_not_be_graded_says_why_at_its_top(broken_run, stu
 def test_a_notebook_that_hangs_at_import_is_reported_as_such(broken_run):
     _, _, results = broken_run
     outputs = [
-        t["output"] for t in results["hangs-at-import"]["tests"] if t["notebook"] == "05_linear_collapse"
+        t["output"]
+        for t in results["hangs-at-import"]["tests"]
+        if t["extra_data"]["notebook"] == "05_linear_collapse"
     ]
     assert outputs and all("did not finish running" in out for out in outputs)
 

@@ -130,6 +130,7 @@ def test_results_are_written_whole_or_not_at_all(tmp_path):
     path.write_text('{"score": ')  # a reader must never see this; a broken file reads as none
     assert read_results(course, "vec01", "ada") is None
     assert [p.name for p in path.parent.iterdir()] == ["results.json"]
+    path.unlink()  # written by hand: every results.json left under pytest's folders must be valid
 
 
 def test_a_graded_cell_says_the_judges_verdict_or_what_it_printed():
@@ -144,3 +145,13 @@ def test_a_graded_cell_says_the_judges_verdict_or_what_it_printed():
     assert graded_output(nbformat.from_dict(judged)) == "dot_values: 1 / 2 points"
     assert graded_output(nbformat.from_dict(failed)) == "AssertionError"
     assert graded_output(nbformat.from_dict({"metadata": {}, "outputs": []})) == "passed"
+
+
+def test_a_due_date_with_an_offset_is_kept_in_the_gradebook_as_the_same_instant_in_utc():
+    import datetime as dt
+
+    from autograder.grading.nbgrader import gradebook_time
+
+    pacific = dt.datetime(2026, 12, 14, 15, 59, tzinfo=dt.timezone(dt.timedelta(hours=-8)))
+    assert gradebook_time(pacific) == dt.datetime(2026, 12, 14, 23, 59)
+    assert gradebook_time(pacific).tzinfo is None

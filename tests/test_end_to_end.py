@@ -8,7 +8,7 @@ from autograder.demo.run import build_demo_course
 from autograder.grading.nbgrader import open_gradebook, run_nbgrader
 from autograder.grading.run import grade_class
 from autograder.outputs.feedback import hidden_test_lines
-from tests.conftest import ASSIGNMENT, FULL_MARKS, demo_students
+from tests.conftest import ASSIGNMENT, FULL_MARKS, assert_valid_results, demo_students
 
 pytestmark = pytest.mark.e2e  # runs the real tools; `-m 'not e2e'` leaves it out
 
@@ -24,7 +24,7 @@ def graded(repo, tmp_path_factory):
 def per_notebook(results):
     scores = dict.fromkeys(FULL_MARKS, 0.0)
     for test in results["tests"]:
-        scores[test["notebook"]] += test["score"]
+        scores[test["extra_data"]["notebook"]] += test["score"]
     return scores
 
 
@@ -32,7 +32,8 @@ def test_source_solutions_get_full_autograded_marks(graded):
     _, results = graded
     assert per_notebook(results["alice"]) == FULL_MARKS
     assert results["alice"]["score"] == sum(FULL_MARKS.values())  # her written answers wait for a grader
-    assert results["alice"]["max_score"] == sum(FULL_MARKS.values()) + 7  # the written answers' 7 points
+    # the written answers' 7 points
+    assert results["alice"]["extra_data"]["max_score"] == sum(FULL_MARKS.values()) + 7
 
 
 def test_untouched_stubs_get_zero(graded):
@@ -62,10 +63,12 @@ def test_results_json_is_in_gradescope_format(graded):
         path = course.autograded(student, ASSIGNMENT) / "results.json"
         data = json.loads(path.read_text())
         assert data == results[student]
-        assert set(data) >= {"score", "max_score", "tests"}
+        assert_valid_results(data)
+        assert set(data) >= {"score", "execution_time", "output", "visibility", "tests"}
         for test in data["tests"]:
-            assert set(test) >= {"name", "score", "max_score", "output", "tags"}
+            assert set(test) >= {"name", "number", "score", "max_score", "status", "output", "tags"}
             assert 0 <= test["score"] <= test["max_score"]
+            assert (test["status"] == "passed") == (test["score"] == test["max_score"])
         manual = data["extra_data"]["manually_graded"]
         assert {m["name"] for m in manual} == {"forms_agree_answer", "zero_centred_answer", "collapse_proof"}
     alice = results["alice"]["extra_data"]["manually_graded"]

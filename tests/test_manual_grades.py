@@ -63,8 +63,10 @@ def check_everything_agrees(course, tmp_path) -> None:
     alice, bob = results(course, "alice"), results(course, "bob")
     assert alice["score"] == AUTOGRADED + 1.5 + 3 == report.scores["alice"] == float(rows["alice"]["score"])
     assert bob["score"] == report.scores["bob"] == float(rows["bob"]["score"]) == 0
-    assert alice["max_score"] == bob["max_score"] == float(rows["alice"]["max_score"]) == 34
+    assert alice["extra_data"]["max_score"] == bob["extra_data"]["max_score"] == 34
+    assert float(rows["alice"]["max_score"]) == 34
     manual = {m["name"]: m for m in alice["extra_data"]["manually_graded"]}
+    answer = manual["forms_agree_answer"].pop("answer")  # her text: the source's model answer
     assert manual["forms_agree_answer"] == {
         "name": "forms_agree_answer",
         "notebook": "02_batch_forms",
@@ -72,6 +74,7 @@ def check_everything_agrees(course, tmp_path) -> None:
         "score": 1.5,
         "comment": COMMENT,
     }
+    assert "Model answer. The transpose of a product" in answer and "<p>" not in answer
     assert manual["collapse_proof"]["score"] == 3 and manual["zero_centred_answer"]["score"] is None
     assert sum(t["score"] for t in alice["tests"]) == AUTOGRADED  # tests: what the machine decided
 

@@ -274,11 +274,17 @@ def test_summary_shows_the_failing_input_and_hint(graded, feedback):
 def test_summary_puts_escaped_messages_first():
     results = {
         "score": 1.0,
-        "max_score": 2.0,
         "tests": [
-            {"name": "t_a", "notebook": "n1", "score": 1, "max_score": 2, "output": "x < 1 & y", "tags": []}
+            {
+                "name": "t_a",
+                "score": 1,
+                "max_score": 2,
+                "output": "x < 1 & y",
+                "tags": [],
+                "extra_data": {"notebook": "n1"},
+            }
         ],
-        "extra_data": {"messages": ["renamed <b>01</b>.ipynb"], "late_penalty": 0.5},
+        "extra_data": {"messages": ["renamed <b>01</b>.ipynb"], "late_penalty": 0.5, "max_score": 2.0},
     }
     page = summary_html(results, "<i>kid</i>", ASSIGNMENT)
     assert "<b>01" not in page and "<i>kid" not in page

@@ -68,7 +68,7 @@ def graded(course):
 
 def test_the_correct_student_gets_full_marks(graded):
     _, results = graded
-    assert results["ada"]["score"] == results["ada"]["max_score"] == 3
+    assert results["ada"]["score"] == results["ada"]["extra_data"]["max_score"] == 3
     assert [t["name"] for t in results["ada"]["tests"]] == ["dot_values", "norm_values"]
 
 

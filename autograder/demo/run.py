@@ -71,13 +71,13 @@ def run_demo(repo: Course, folder: Path, assignment: str | None = None) -> int:
         res = results[student.id]
         per_nb = {nb: 0.0 for nb in notebooks}
         for test in res["tests"]:
-            per_nb[test["notebook"]] += test["score"]
+            per_nb[test["extra_data"]["notebook"]] += test["score"]
         ok = all(abs(per_nb[nb] - student.expected[nb]) < 1e-9 for nb in notebooks)
         if not ok:
             mismatches.append((student.id, student.expected, per_nb))
         cells = " ".join(f"{per_nb[nb]:>5.4g}" for nb in notebooks)
         print(
-            f"{student.id:<14} {cells} {res['score']:>8.4g}/{res['max_score']:<2g}"
+            f"{student.id:<14} {cells} {res['score']:>8.4g}/{res['extra_data']['max_score']:<2g}"
             f"  {'ok' if ok else 'WRONG':<5}  {student.story}"
         )
     elapsed = time.monotonic() - started

@@ -62,9 +62,12 @@ def _code_and_notebooks(folder: Path) -> list[Path]:
 
 def _grading_part_of_manifest(path: Path) -> bytes:
     """The manifest without what only the students' README reads (the `notebook` tables:
-    time estimates, objectives, what a complete written answer contains)."""
+    time estimates, objectives, what a complete written answer contains), nor who sees the
+    results (the `results` table: results.json takes it up whenever it is refreshed, see
+    autograder.grading.results.refresh_results)."""
     manifest = tomllib.loads(path.read_text(encoding="utf-8"))
     manifest.pop("notebook", None)
+    manifest.pop("results", None)
     return json.dumps(manifest, sort_keys=True, default=str).encode() + b"\0"
 
 

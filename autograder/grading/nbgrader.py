@@ -7,6 +7,7 @@ whether an instructor types `nnla autograde` or `nbgrader autograde`.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import os
 import subprocess
@@ -99,7 +100,12 @@ def register_assignment(course: Course, manifest: Manifest) -> None:
         generate.force = True
         generate.start()
     with open_gradebook(course) as gb:
-        gb.update_or_create_assignment(manifest.id, duedate=manifest.due.replace(tzinfo=None))
+        gb.update_or_create_assignment(manifest.id, duedate=gradebook_time(manifest.due))
+
+
+def gradebook_time(when: dt.datetime) -> dt.datetime:
+    """A time as nbgrader's gradebook keeps it: in UTC, without a zone."""
+    return when.astimezone(dt.UTC).replace(tzinfo=None)
 
 
 def glob_literal(text: str) -> str:

@@ -90,7 +90,7 @@ class Grader:
             "ok": ok,
             "seconds": seconds,
             "score": results["score"],
-            "max_score": results["max_score"],
+            "max_score": results["extra_data"]["max_score"],
             "messages": messages,
             "error": error,
         }

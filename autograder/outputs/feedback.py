@@ -98,14 +98,14 @@ def summary_html(results: dict, student: str, assignment: str) -> str:
     for test in results["tests"]:
         score, top = test["score"], test["max_score"]
         verdict = "passed" if score >= top else "partial credit" if score > 0 else "failed"
-        notebooks.setdefault(test["notebook"], []).append({**test, "verdict": verdict})
+        notebooks.setdefault(test["extra_data"]["notebook"], []).append({**test, "verdict": verdict})
     return render(
         "summary.html.j2",
         assignment=assignment,
         student=student,
         messages=[str(m) for m in extra.get("messages") or []],
         score=results["score"],
-        max_score=results["max_score"],
+        max_score=extra["max_score"],
         late=float(extra.get("late_penalty") or 0),
         notebooks=list(notebooks.items()),
         manual=extra.get("manually_graded", []),

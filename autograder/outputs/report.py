@@ -101,8 +101,8 @@ def pass_rates(results: dict[str, dict]) -> tuple[dict[str, float], dict[str, st
     notebook, passed = {}, Counter()
     for res in results.values():
         for test in res["tests"]:
-            notebook.setdefault(test["name"], test["notebook"])
-            passed[test["name"]] += test["score"] >= test["max_score"]
+            notebook.setdefault(test["name"], test["extra_data"]["notebook"])
+            passed[test["name"]] += test["status"] == "passed"
     # sorted() is stable, so tests keep their order within a notebook.
     order = sorted(notebook, key=notebook.get)
     return {name: passed[name] / len(results) for name in order}, {name: notebook[name] for name in order}
@@ -243,7 +243,7 @@ def write_report(course: Course, assignment: str, out: Path | None = None) -> Re
         csv=out / "grades.csv",
         bundle=out / "results_bundle.zip",
         scores={s: float(r["score"]) for s, r in results.items()},
-        max_score=max(float(r["max_score"]) for r in results.values()),
+        max_score=max(float(r["extra_data"]["max_score"]) for r in results.values()),
         pass_rates=rates,
         notebooks=notebooks,
         tag_counts=tag_counts(results),
