@@ -25,7 +25,7 @@ def _autograde(args: argparse.Namespace) -> int:
         return 2
     failed = [s for s, r in results.items() if r is None or r["extra_data"].get("fingerprint") is None]
     for student, res in sorted(results.items()):
-        score = f"{res['score']:>5g} / {res['max_score']:g}" if res else "not graded"
+        score = f"{res['score']:>5g} / {res['extra_data']['max_score']:g}" if res else "not graded"
         notes = (
             f"  ({len(res['extra_data']['messages'])} notes)" if res and res["extra_data"]["messages"] else ""
         )
@@ -69,6 +69,32 @@ def _solutions(args: argparse.Namespace) -> int:
     return 0
 
 
+def _export(args: argparse.Namespace) -> int:
+    from autograder.grading.nbgrader import open_gradebook
+    from autograder.outputs.export import ExportRefused, write_export
+
+    course = Course.find()
+    try:
+        with open_gradebook(course) as gb:
+            path, export = write_export(
+                gb,
+                course,
+                args.assignment,
+                args.format,
+                out=Path(args.out).resolve() if args.out else None,
+                roster=Path(args.roster) if args.roster else None,
+                column=args.column,
+            )
+    except ExportRefused as refused:  # nothing written
+        print(f"nnla export: {refused}", file=sys.stderr)
+        return 2
+    for warning in export.warnings:
+        print(f"nnla export: warning: {warning}", file=sys.stderr)
+    print(f"wrote {path}")
+    print(export.summary())
+    return 0
+
+
 def _demo(args: argparse.Namespace) -> int:
     from autograder.demo.run import run_demo
 
@@ -106,6 +132,24 @@ def _exchange(args: argparse.Namespace) -> int:
     store = Path(args.store).resolve() if args.store else course.root / ".nnla" / "exchange"
     print(f"nnla exchange: socket {socket_path}, store {store} (Ctrl-C stops it)", flush=True)
     serve(store, socket_path)
+    return 0
+
+
+def _gradescope(args: argparse.Namespace) -> int:
+    from autograder.gradescope.package import build_autograder_zip
+
+    course = Course.find()
+    out = (
+        Path(args.out).resolve()
+        if args.out
+        else course.root / "gradescope" / args.assignment / "autograder.zip"
+    )
+    try:
+        zip_path = build_autograder_zip(course, args.assignment, out)
+    except (FileNotFoundError, RuntimeError) as missing:
+        print(f"nnla gradescope: {missing}", file=sys.stderr)
+        return 2
+    print(f"wrote {zip_path}: upload it as the Gradescope assignment's autograder (Ubuntu base image)")
     return 0
 
 
@@ -203,6 +247,43 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--store", help="where it keeps everything (default: .nnla/exchange/ in the course)")
     p.set_defaults(run=_exchange)
+
+    p = sub.add_parser(
+        "export",
+        help="grades for the LMS: Canvas's gradebook import CSV, or a plain CSV",
+        description="Write every gradebook student's total for ASSIGNMENT (written answers graded in "
+        "formgrader included, late penalty subtracted, 0 without a submission or for a written answer "
+        "not graded yet). Canvas: Grades > Import, then check the preview before applying.",
+    )
+    p.add_argument("assignment")
+    p.add_argument(
+        "--format", choices=["canvas", "csv"], default="canvas", help="what to write (default: %(default)s)"
+    )
+    p.add_argument(
+        "--roster",
+        metavar="ROSTER.csv",
+        help="LMS ids per student, header id,canvas_id,sis_user_id,sis_login_id,section (only id "
+        "required); without a row, a student's Canvas ID is nbgrader's lms_user_id",
+    )
+    p.add_argument(
+        "--out",
+        metavar="FILE",
+        help="where to write (default: exports/<assignment>-canvas.csv or exports/<assignment>-grades.csv)",
+    )
+    p.add_argument(
+        "--column",
+        metavar="HEADER",
+        help="Canvas column header. Default: '<title> [<assignment>]', which Canvas imports as a new "
+        "assignment of that name (and, matching it by name, updates later). To update an assignment "
+        "that already exists in Canvas, give its header from Canvas's own gradebook export, the "
+        "name with its Canvas id in parentheses: 'Homework 3 (12345)'",
+    )
+    p.set_defaults(run=_export)
+
+    p = sub.add_parser("gradescope", help="autograder.zip for Gradescope: the same grading, there")
+    p.add_argument("assignment")
+    p.add_argument("--out", help="where to write it (default: gradescope/<assignment>/autograder.zip)")
+    p.set_defaults(run=_gradescope)
 
     p = sub.add_parser(
         "readme", help="the students' README.md from the manifest and the notebooks (source/ and release/)"
