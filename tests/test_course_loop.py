@@ -167,4 +167,5 @@ def test_a_term_through_the_exchange_formgrader_and_feedback(repo, jupyter_serve
             text = "".join(p.read_text(encoding="utf-8") for p in pages)
             assert all(other not in text for other in students if other != name)
             assert ("GRADER-COMMENT" in text) == (name == ANN)
+            assert ("after the due date" in text) == (name == DAN)  # the late policy, in words
     shutil.rmtree(top, ignore_errors=True)

@@ -31,6 +31,9 @@ from tests.conftest import (
 pytestmark = pytest.mark.e2e
 
 AUTOGRADED = sum(FULL_MARKS.values())
+# The hostile submission solves every notebook but the first, whose answer is right only if
+# the attack read the grader's files.
+HOSTILE_SCORE = AUTOGRADED - FULL_MARKS["01_param_count"]
 DUE = "2026-12-14T15:59:00.000000-08:00"  # Gradescope writes times with the course's offset
 ON_TIME = "2026-12-10T09:30:12.123456-08:00"
 LATE = "2026-12-16T08:00:00.000000-08:00"
@@ -173,14 +176,7 @@ def gradescope_root(autograder_zip):
             for info in zf.infolist():
                 os.chmod(root / "source" / info.filename, (info.external_attr >> 16) or 0o644)
         # A Python every uid may run (a sandbox's uid cannot enter root's home, where pyenv lives).
-        python = next(
-            (
-                p
-                for p in map(shutil.which, ("python3.13", "python3.12", "python3.11"))
-                if p and usable_by_all(p)
-            ),
-            sys._base_executable,
-        )
+        python = python_for_all()
         done = subprocess.run(
             ["bash", root / "source" / "setup.sh"],
             env={**os.environ, "NNLA_GRADESCOPE_ROOT": str(root), "NNLA_PYTHON": python},
@@ -194,6 +190,18 @@ def gradescope_root(autograder_zip):
         yield root
     finally:
         shutil.rmtree(root, ignore_errors=True)
+
+
+def python_for_all() -> str:
+    """A Python of at least 3.11 that every uid may run, as /usr/bin/python3 on Gradescope (a
+    sandbox's uid cannot enter root's home, where pyenv lives); else this one's base Python."""
+    folders = [*os.environ.get("PATH", "").split(os.pathsep), "/usr/local/bin", "/usr/bin"]
+    for name in ("python3.13", "python3.12", "python3.11"):
+        for folder in folders:
+            python = shutil.which(name, path=folder)
+            if python and usable_by_all(python):
+                return python
+    return sys._base_executable
 
 
 def usable_by_all(python: str) -> bool:
@@ -246,14 +254,14 @@ def submissions(root: Path) -> dict[str, tuple[dict[str, bytes], dict]]:
     correct["My Drive/ch177/02_batch_forms (1).ipynb"] = correct.pop(renamed)
     missing = notebooks(everything)
     del missing["03_stored_activations.ipynb"]
-    hostile = notebooks({"01_param_count": {"count_params_solution": HOSTILE.replace("{root}", str(root))}})
-    hostile = {k: v for k, v in hostile.items() if k.startswith("01")}
+    attack = {**everything, "01_param_count": {"count_params_solution": HOSTILE.replace("{root}", str(root))}}
+    hostile = notebooks(attack)
     late = notebooks(everything)
     late["timestamp.txt"] = b"2026-12-01 10:00:00 UTC"  # the student's own claim is not trusted
     return {
         "correct": (correct, metadata()),
-        "buggy": (notebooks(buggy_student().answers), metadata(total_points="50")),
-        "hostile": (hostile, metadata()),
+        "buggy": (notebooks(buggy_student().answers), None),
+        "hostile": (hostile, metadata(total_points="50")),
         "missing": (missing, metadata()),
         "late": (late, metadata(created_at=LATE)),
     }
@@ -280,7 +288,7 @@ def test_scores_are_those_of_nnla_autograde(graded):
     assert scores == {
         "correct": AUTOGRADED,
         "buggy": pytest.approx(sum(buggy_student().expected.values())),
-        "hostile": 0.0,
+        "hostile": HOSTILE_SCORE,
         "missing": AUTOGRADED - FULL_MARKS["03_stored_activations"],
         "late": 0.0,
     }
@@ -310,7 +318,15 @@ def test_the_instructor_is_told_the_due_date_used_and_whether_the_points_agree(g
     assert "Due date: 2026-12-14 23:59 UTC, Gradescope's for this submission." in stdout
     assert "Submitted: 2026-12-10 17:30 UTC." in stdout
     assert "34 points, is the notebooks'" in stdout
-    assert "WARNING: Gradescope's total is 50 points" in graded["buggy"][1]
+    assert "WARNING: Gradescope's total is 50 points" in graded["hostile"][1]
+
+
+@needs_isolation
+def test_without_metadata_the_submission_is_graded_on_time_against_the_manifests_due_date(graded):
+    results, stdout = graded["buggy"]
+    assert results["extra_data"]["late_penalty"] == 0
+    assert "the assignment manifest's (Gradescope gave none)" in stdout
+    assert "taken as on time" in stdout
 
 
 @needs_isolation
@@ -337,8 +353,8 @@ def test_no_hidden_test_or_reference_text_reaches_any_output(graded, repo):
 @needs_isolation
 def test_a_hostile_submission_reads_nothing_and_forges_nothing(graded, gradescope_root):
     results, _ = graded["hostile"]
-    assert results["score"] == 0.0
-    assert all(t["score"] == 0 for t in results["tests"])
+    assert results["score"] == HOSTILE_SCORE
+    assert all(t["score"] == 0 for t in results["tests"] if t["extra_data"]["notebook"] == "01_param_count")
     # Each run writes results.json afresh; the forged one never outlives it.
     assert json.loads((gradescope_root / "results" / "results.json").read_text())["score"] != 1000
     for locked in ("source", "results", "submission", "nnla-work"):
@@ -360,15 +376,5 @@ def test_where_the_container_refuses_namespaces_student_code_runs_as_its_own_uid
     assert record["level"] != "full" and "no network" in record["missing"]
     assert record["protections"]["unprivileged user without capabilities"]
     assert "isolation: resource limits only" in stdout
-    assert results["score"] == 0.0
-    correct, meta = submissions(gradescope_root)["correct"]
-    results, _ = run_autograder(gradescope_root, correct, meta, prefix=ROOT_WITHOUT_NAMESPACES)
-    assert results["score"] == AUTOGRADED
-
-
-def test_without_metadata_the_submission_is_graded_on_time_against_the_manifests_due_date(gradescope_root):
-    results, stdout = run_autograder(gradescope_root, notebooks({}), None)
-    assert_valid_results(results)
-    assert results["score"] == 0.0 and results["extra_data"]["late_penalty"] == 0
-    assert "the assignment manifest's (Gradescope gave none)" in stdout
-    assert "taken as on time" in stdout
+    # The other notebooks are right: student code ran there, and the attack gained nothing.
+    assert results["score"] == HOSTILE_SCORE

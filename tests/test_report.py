@@ -284,10 +284,12 @@ def test_summary_puts_escaped_messages_first():
                 "extra_data": {"notebook": "n1"},
             }
         ],
+        "output": "Submitted <u>late</u>\nrenamed <b>01</b>.ipynb",
         "extra_data": {"messages": ["renamed <b>01</b>.ipynb"], "late_penalty": 0.5, "max_score": 2.0},
     }
     page = summary_html(results, "<i>kid</i>", ASSIGNMENT)
-    assert "<b>01" not in page and "<i>kid" not in page
+    assert "<b>01" not in page and "<i>kid" not in page and "<u>" not in page
+    assert page.index("Submitted &lt;u&gt;late") < page.index("renamed &lt;b&gt;")  # results.json's output
     assert page.index("renamed &lt;b&gt;01&lt;/b&gt;.ipynb") < page.index("t_a: 1 / 2, partial credit")
     assert "<pre>x &lt; 1 &amp; y</pre>" in page and "late penalty 0.5" in page
 

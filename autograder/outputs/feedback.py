@@ -91,7 +91,7 @@ def _selections(chosen: list[str], everyone: list[str]) -> list[list[str]]:
 
 
 def summary_html(results: dict, student: str, assignment: str) -> str:
-    """The student's page from results.json: messages, score, each test's verdict and feedback
+    """The student's page from results.json: its notes, score, each test's verdict and feedback
     (templates/summary.html.j2, which escapes every value)."""
     extra = results.get("extra_data", {})
     notebooks: dict[str, list[dict]] = {}
@@ -103,7 +103,8 @@ def summary_html(results: dict, student: str, assignment: str) -> str:
         "summary.html.j2",
         assignment=assignment,
         student=student,
-        messages=[str(m) for m in extra.get("messages") or []],
+        # The notes students read first, lateness among them, as on Gradescope.
+        messages=[line for line in str(results.get("output") or "").splitlines() if line],
         score=results["score"],
         max_score=extra["max_score"],
         late=float(extra.get("late_penalty") or 0),
