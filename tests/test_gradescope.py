@@ -179,7 +179,7 @@ def gradescope_root(autograder_zip):
         python = python_for_all()
         done = subprocess.run(
             ["bash", root / "source" / "setup.sh"],
-            env={**os.environ, "NNLA_GRADESCOPE_ROOT": str(root), "NNLA_PYTHON": python},
+            env={**os.environ, "NNLA_PYTHON": python},  # the root is the folder above source/
             cwd=root / "source",
             capture_output=True,
             text=True,
@@ -211,7 +211,7 @@ def usable_by_all(python: str) -> bool:
 
 
 def run_autograder(
-    root: Path, files: dict[str, bytes | str], meta: dict | None, prefix=()
+    root: Path, files: dict[str, bytes | str], meta: dict | None, prefix=(), script: str = "run_autograder"
 ) -> tuple[dict, str]:
     """Put a submission where Gradescope does, run run_autograder, return results.json and stdout."""
     shutil.rmtree(root / "submission", ignore_errors=True)
@@ -225,9 +225,9 @@ def run_autograder(
     if meta is not None:
         meta_file.write_text(json.dumps(meta))
     done = subprocess.run(
-        [*prefix, str(root / "run_autograder")],
+        [*prefix, str(root / script)],
         cwd=root,
-        env={**os.environ, "NNLA_GRADESCOPE_ROOT": str(root)},
+        env=os.environ,
         capture_output=True,
         text=True,
         timeout=900,
@@ -270,7 +270,13 @@ def submissions(root: Path) -> dict[str, tuple[dict[str, bytes], dict]]:
 @pytest.fixture(scope="module")
 def graded(gradescope_root) -> dict[str, tuple[dict, str]]:
     return {
-        name: run_autograder(gradescope_root, files, meta)
+        # Gradescope runs its copy at the root; the zip's own, in source/, finds the same root.
+        name: run_autograder(
+            gradescope_root,
+            files,
+            meta,
+            script="source/run_autograder" if name == "buggy" else "run_autograder",
+        )
         for name, (files, meta) in submissions(gradescope_root).items()
     }
 

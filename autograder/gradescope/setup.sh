@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Gradescope runs this once, as root, from /autograder/source (the unpacked autograder.zip), when
 # it builds the autograder's image: a Python of at least 3.11 with the pinned requirements in a
-# venv of its own. NNLA_GRADESCOPE_ROOT stands in for /autograder and NNLA_PYTHON names the
-# Python to use (both for tests).
+# venv of its own, /autograder/nnla-venv. The root is the folder above this one (/autograder on
+# Gradescope) unless NNLA_GRADESCOPE_ROOT says otherwise; NNLA_PYTHON names the Python to use.
 set -euo pipefail
 SOURCE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-ROOT="${NNLA_GRADESCOPE_ROOT:-/autograder}"
+ROOT="${NNLA_GRADESCOPE_ROOT:-$(dirname "$SOURCE")}"
 VENV="$ROOT/nnla-venv"
 
 find_python() {
