@@ -4,6 +4,7 @@ import importlib
 import json
 import os
 import shutil
+import sys
 from functools import cache
 from pathlib import Path
 
@@ -50,6 +51,32 @@ WITHOUT_USER_NAMESPACES = [
     *("unshare", "-U", "-r", "sh", "-c"),
     'echo 0 > /proc/sys/user/max_user_namespaces && exec "$@"',
     "sh",
+]
+# Root in a container that refuses new namespaces (Docker's default seccomp profile): a user
+# namespace mapping two million uids, below which no other may be created.
+ROOT_WITHOUT_NAMESPACES = [
+    sys.executable,
+    "-c",
+    """
+import os, sys
+from autograder.judge.isolation import namespaces as ns
+ready_r, ready_w = os.pipe()
+go_r, go_w = os.pipe()
+child = os.fork()
+if child == 0:
+    ns.unshare(ns.CLONE_NEWUSER)
+    os.write(ready_w, b"1")
+    os.read(go_r, 1)
+    with open("/proc/sys/user/max_user_namespaces", "w") as f:
+        f.write("0")
+    os.execvp(sys.argv[1], sys.argv[1:])
+os.read(ready_r, 1)
+for name in ("uid_map", "gid_map"):
+    with open(f"/proc/{child}/{name}", "w") as f:
+        f.write("0 0 2000000")
+os.write(go_w, b"1")
+sys.exit(os.waitstatus_to_exitcode(os.waitpid(child, 0)[1]))
+""",
 ]
 needs_browser = pytest.mark.skipif(
     missing_browser() is not None, reason=f"browser tests: {missing_browser()}"

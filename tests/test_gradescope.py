@@ -23,6 +23,8 @@ from tests.conftest import (
     FULL_MARKS,
     MANIFEST,
     REPO,
+    ROOT_WITHOUT_NAMESPACES,
+    WITHOUT_USER_NAMESPACES,
     assert_valid_results,
     demo_students,
     needs_isolation,
@@ -37,32 +39,6 @@ HOSTILE_SCORE = AUTOGRADED - FULL_MARKS["01_param_count"]
 DUE = "2026-12-14T15:59:00.000000-08:00"  # Gradescope writes times with the course's offset
 ON_TIME = "2026-12-10T09:30:12.123456-08:00"
 LATE = "2026-12-16T08:00:00.000000-08:00"
-# Root in a container that refuses new namespaces (Docker's default seccomp profile): a user
-# namespace mapping two million uids, below which no other may be created.
-ROOT_WITHOUT_NAMESPACES = [
-    sys.executable,
-    "-c",
-    """
-import os, sys
-from autograder.judge.isolation import namespaces as ns
-ready_r, ready_w = os.pipe()
-go_r, go_w = os.pipe()
-child = os.fork()
-if child == 0:
-    ns.unshare(ns.CLONE_NEWUSER)
-    os.write(ready_w, b"1")
-    os.read(go_r, 1)
-    with open("/proc/sys/user/max_user_namespaces", "w") as f:
-        f.write("0")
-    os.execvp(sys.argv[1], sys.argv[1:])
-os.read(ready_r, 1)
-for name in ("uid_map", "gid_map"):
-    with open(f"/proc/{child}/{name}", "w") as f:
-        f.write("0 0 2000000")
-os.write(go_w, b"1")
-sys.exit(os.waitstatus_to_exitcode(os.waitpid(child, 0)[1]))
-""",
-]
 
 # Reads the grader's files where an attacker who knows Gradescope's layout would look, answers
 # right only if that worked, and forges the results file.
@@ -384,3 +360,13 @@ def test_where_the_container_refuses_namespaces_student_code_runs_as_its_own_uid
     assert "isolation: resource limits only" in stdout
     # The other notebooks are right: student code ran there, and the attack gained nothing.
     assert results["score"] == HOSTILE_SCORE
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root: a container's root that maps no other uid")
+def test_where_no_uid_can_be_given_to_student_code_grading_is_refused(gradescope_root):
+    """Root in a user namespace that maps root alone and refuses new namespaces (a rootless
+    container): student code would run as root, so nothing is graded and no results are written."""
+    files, meta = submissions(gradescope_root)["correct"]
+    with pytest.raises(AssertionError, match="nnla refuses to grade"):
+        run_autograder(gradescope_root, files, meta, prefix=WITHOUT_USER_NAMESPACES)
+    assert not (gradescope_root / "results" / "results.json").exists()

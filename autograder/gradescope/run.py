@@ -10,7 +10,8 @@ Student code never runs as root and never reaches the grader's files: where the 
 namespaces they are absent from its view; where it refuses them, it runs as a uid of its own,
 and everything of the grader's (the zip's course, the working course, the results folder, the
 metadata) is readable by root only. The level reached is in the results (`extra_data.isolation`).
-Without root and without namespaces there is no such uid: grading is refused.
+Without namespaces and without root that has other uids to give (a container that maps root
+alone) there is no such uid: grading is refused.
 """
 
 from __future__ import annotations
@@ -56,8 +57,10 @@ def main(argv: list[str] | None = None) -> int:
 
     found = isolation()
     if not found.full:
-        if os.geteuid() != 0:
-            print(found.refusal(), "\nAs root, run_autograder would give student code a uid of its own.")
+        if not found.protections["unprivileged user without capabilities"]:
+            print(found.refusal())
+            print("run_autograder gives student code a uid of its own where namespaces are refused,")
+            print("which needs root with uids to give (Gradescope's container has both): none here.")
             return 1
         # Gradescope's container refused namespaces: student code still runs as a uid of its own,
         # which cannot read the grader's files locked above. What is missing is recorded.

@@ -285,7 +285,10 @@ def _must_not_exist() -> list[str]:
 def _no_isolation(reason: str) -> Isolation:
     protections = {
         "resource limits": True,
-        "unprivileged user without capabilities": os.geteuid() == 0,
+        # Root gives student code a uid of its own, where its user namespace has such uids (not
+        # in a container that maps root alone: student code would then run as root).
+        "unprivileged user without capabilities": os.geteuid() == 0
+        and all(_mapped(uid) for uid in (FIRST_SANDBOX_UID, FIRST_SANDBOX_UID + 999_999)),
         "separate process tree": False,
         "no network": False,
         "only system and Python files visible": False,
