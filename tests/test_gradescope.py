@@ -36,6 +36,7 @@ AUTOGRADED = sum(FULL_MARKS.values())
 # The hostile submission solves every notebook but the first, whose answer is right only if
 # the attack read the grader's files.
 HOSTILE_SCORE = AUTOGRADED - FULL_MARKS["01_param_count"]
+MISSING = "03_stored_activations"  # left out of the buggy submission
 DUE = "2026-12-14T15:59:00.000000-08:00"  # Gradescope writes times with the course's offset
 ON_TIME = "2026-12-10T09:30:12.123456-08:00"
 LATE = "2026-12-16T08:00:00.000000-08:00"
@@ -228,17 +229,16 @@ def submissions(root: Path) -> dict[str, tuple[dict[str, bytes], dict]]:
     correct = notebooks(everything, "My Drive/ch177/")
     renamed = "My Drive/ch177/02_batch_forms.ipynb"
     correct["My Drive/ch177/02_batch_forms (1).ipynb"] = correct.pop(renamed)
-    missing = notebooks(everything)
-    del missing["03_stored_activations.ipynb"]
+    buggy = notebooks(buggy_student().answers)  # and notebook 03 missing
+    del buggy["03_stored_activations.ipynb"]
     attack = {**everything, "01_param_count": {"count_params_solution": HOSTILE.replace("{root}", str(root))}}
     hostile = notebooks(attack)
     late = notebooks(everything)
     late["timestamp.txt"] = b"2026-12-01 10:00:00 UTC"  # the student's own claim is not trusted
     return {
         "correct": (correct, metadata()),
-        "buggy": (notebooks(buggy_student().answers), None),
+        "buggy": (buggy, None),
         "hostile": (hostile, metadata(total_points="50")),
-        "missing": (missing, metadata()),
         "late": (late, metadata(created_at=LATE)),
     }
 
@@ -269,9 +269,8 @@ def test_scores_are_those_of_nnla_autograde(graded):
     scores = {name: results["score"] for name, (results, _) in graded.items()}
     assert scores == {
         "correct": AUTOGRADED,
-        "buggy": pytest.approx(sum(buggy_student().expected.values())),
+        "buggy": pytest.approx(sum(buggy_student().expected.values()) - buggy_student().expected[MISSING]),
         "hostile": HOSTILE_SCORE,
-        "missing": AUTOGRADED - FULL_MARKS["03_stored_activations"],
         "late": 0.0,
     }
 
@@ -282,12 +281,12 @@ def test_what_was_wrong_with_a_submission_is_said_where_students_see_it(graded):
     assert f"Autograded: {AUTOGRADED:g} of {AUTOGRADED:g} points" in correct
     assert "found in My Drive/ch177/ and graded from there" in correct
     assert "graded My Drive/ch177/02_batch_forms (1).ipynb in its place" in correct
-    missing = graded["missing"][0]
-    assert "03_stored_activations.ipynb: was not submitted" in missing["output"]
+    missing = graded["buggy"][0]
+    assert f"{MISSING}.ipynb: was not submitted" in missing["output"]
     assert all(
-        t["output"].startswith("03_stored_activations.ipynb: was not submitted")
+        t["output"].startswith(f"{MISSING}.ipynb: was not submitted")
         for t in missing["tests"]
-        if t["extra_data"]["notebook"] == "03_stored_activations"
+        if t["extra_data"]["notebook"] == MISSING
     )
     late = graded["late"][0]
     assert "late" in late["output"].lower() and "penalty" in late["output"].lower()
