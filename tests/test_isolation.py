@@ -16,7 +16,15 @@ from autograder.demo import run as demo
 from autograder.grading.nbgrader import register_assignment
 from autograder.judge.isolation.sandbox import ISOLATION_WAIVER, Isolation
 from autograder.submissions import full_solution, write_submission
-from tests.conftest import ASSIGNMENT, FULL_MARKS, WITHOUT_USER_NAMESPACES, copy_course, needs_isolation
+from tests.conftest import (
+    ASSIGNMENT,
+    FULL_MARKS,
+    REPO,
+    ROOT_WITHOUT_NAMESPACES,
+    WITHOUT_USER_NAMESPACES,
+    copy_course,
+    needs_isolation,
+)
 
 pytestmark = [pytest.mark.e2e, needs_isolation]
 
@@ -95,3 +103,22 @@ def test_the_demo_runs_without_isolation_and_says_so_plainly(monkeypatch, capsys
     said = capsys.readouterr().out
     assert "This machine cannot isolate student code: separate process tree unavailable" in said
     assert "(the kernel refused)" in said
+
+
+PROTECTION = """
+from autograder.judge.isolation.sandbox import isolation
+print(isolation().protections["unprivileged user without capabilities"])
+"""
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root")
+@pytest.mark.parametrize(
+    "prefix, own_uid", [(WITHOUT_USER_NAMESPACES, False), (ROOT_WITHOUT_NAMESPACES, True)]
+)
+def test_without_namespaces_root_claims_a_uid_of_its_own_only_where_it_has_uids_to_give(prefix, own_uid):
+    """Root that maps only itself (a rootless container) cannot switch student code to another
+    uid: its isolation must not claim it does."""
+    done = subprocess.run(
+        [*prefix, sys.executable, "-c", PROTECTION], capture_output=True, text=True, cwd=REPO, timeout=120
+    )
+    assert done.stdout.split() == [str(own_uid)], done.stderr
