@@ -2,8 +2,8 @@
 
 The tests create the user, copy the repository into a folder of theirs, install it there with a
 plain `pip install .` (not editable: the reference and the hidden suites then sit in
-site-packages, as on a Gradescope-style image) and run the sandbox, fork server, hostile corpus
-and demo class tests as that user. Run as an ordinary user, the suite itself is that run.
+site-packages, as on a Gradescope-style image) and run the sandbox, fork server, kernel zygote,
+hostile corpus and demo class tests as that user. Run as an ordinary user, the suite itself is that run.
 """
 
 import os
@@ -23,6 +23,7 @@ MODULES = [
     "tests/test_forkserver.py",
     "tests/test_hostile.py",
     "tests/test_end_to_end.py",
+    "tests/test_kernels.py",
 ]
 NOT_COPIED = shutil.ignore_patterns(
     ".git", ".venv", "*.egg-info", "__pycache__", ".hypothesis", ".nnla", "demo-class", "gradebook.db",

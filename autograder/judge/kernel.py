@@ -3,14 +3,25 @@
 The kernel talks to nbgrader over Unix sockets in its scratch folder (ZeroMQ's ipc transport),
 since the sandbox has no network, not even loopback. It starts in a copy of the student's
 submission folder, so data files the notebook reads are there, while the course itself is hidden.
+Kernels are forked from a warm zygote (autograder.judge.isolation.zygote), each in a sandbox of
+its own as a freshly started one would be; where the zygote cannot start, a kernel starts afresh.
 """
 
 from __future__ import annotations
 
+import atexit
+import json
+import logging
 import os
+import select
 import shutil
+import signal
+import socket
+import subprocess
+import sys
 import tempfile
 import weakref
+from dataclasses import asdict
 from pathlib import Path
 
 import nbformat
@@ -18,9 +29,21 @@ from jupyter_client.manager import AsyncKernelManager
 from nbclient.exceptions import DeadKernelError
 from nbformat.v4 import new_output
 from nbgrader.preprocessors import Execute
-from traitlets import Integer
+from traitlets import Bool, Integer
 
-from autograder.judge.isolation.sandbox import SandboxSpec, matplotlib_cache, root_mountpoint, sandboxed
+from autograder.judge.isolation import zygote as zygote_program
+from autograder.judge.isolation.sandbox import (
+    SandboxSpec,
+    environment,
+    hidden_paths,
+    matplotlib_cache,
+    root_mountpoint,
+    sandboxed,
+    visible_paths,
+    waived,
+)
+
+log = logging.getLogger(__name__)
 
 KERNEL_DIED = "KernelDied"
 DIED = (
@@ -34,6 +57,9 @@ class SandboxedKernelManager(AsyncKernelManager):
 
     memory_mb = Integer(2048, help="Address-space limit of the kernel, in MB.").tag(config=True)
     cpu_seconds = Integer(600, help="CPU-time limit of the whole kernel, in seconds.").tag(config=True)
+    warm_start = Bool(
+        True, help="Fork each kernel from a warm zygote rather than start Python afresh (same sandbox)."
+    ).tag(config=True)
 
     async def _async_pre_start_kernel(self, **kw):
         self._scratch = tempfile.mkdtemp(prefix="nnla-kernel-")
@@ -56,7 +82,14 @@ class SandboxedKernelManager(AsyncKernelManager):
             # NNLA_AUTOGRADE: the notebooks' self-check cell has nothing to do while grading.
             env={"IPYTHONDIR": os.path.join(self._scratch, ".ipython"), "NNLA_AUTOGRADE": "1"},
         )
-        await super()._async_launch_kernel(sandboxed(kernel_cmd, spec), cwd=self._scratch, **kw)
+        kernel = kernel_zygote().spawn(kernel_cmd, spec) if self.warm_start else None
+        if kernel is None:
+            await super()._async_launch_kernel(sandboxed(kernel_cmd, spec), cwd=self._scratch, **kw)
+            return
+        # jupyter_client's local provisioner drives the forked kernel as it would a Popen.
+        self.provisioner.process = kernel
+        self.provisioner.pid = self.provisioner.pgid = kernel.pid
+        self._reconcile_connection_info(self.provisioner.connection_info)
 
     async def _async_cleanup_resources(self, restart: bool = False) -> None:
         await super()._async_cleanup_resources(restart=restart)
@@ -67,6 +100,137 @@ class SandboxedKernelManager(AsyncKernelManager):
 def _remove_scratch(scratch: str) -> None:
     shutil.rmtree(scratch, ignore_errors=True)
     shutil.rmtree(root_mountpoint(scratch), ignore_errors=True)
+
+
+class ForkedKernel:
+    """A kernel forked by the zygote, with the part of Popen's interface jupyter_client uses.
+
+    It is the zygote's child, not this process's: a pidfd says when it ended, the zygote its
+    exit code.
+    """
+
+    stdin = stdout = stderr = None
+
+    def __init__(self, pid: int, pidfd: int, zygote: KernelZygote):
+        self.pid, self.pidfd, self.zygote = pid, pidfd, zygote
+        self.returncode: int | None = None
+        weakref.finalize(self, _close_fd, pidfd)
+
+    def poll(self) -> int | None:
+        return self.wait(timeout=0)
+
+    def wait(self, timeout: float | None = None) -> int | None:
+        if self.returncode is None and select.select([self.pidfd], [], [], timeout)[0]:
+            status = self.zygote.status(self.pid)
+            self.returncode = status if status is not None else -signal.SIGKILL
+        return self.returncode
+
+    def send_signal(self, signum: int) -> None:
+        if self.returncode is None:
+            signal.pidfd_send_signal(self.pidfd, signum)
+
+    def kill(self) -> None:
+        self.send_signal(signal.SIGKILL)
+
+    def terminate(self) -> None:
+        self.send_signal(signal.SIGTERM)
+
+
+def _close_fd(fd: int) -> None:
+    try:
+        os.close(fd)
+    except OSError:
+        pass
+
+
+class KernelZygote:
+    """This process's zygote: started on first use, it forks every kernel (see zygote.py)."""
+
+    STARTUP_SECONDS = 60.0
+    REPLY_SECONDS = 10.0
+
+    def __init__(self) -> None:
+        self.proc: subprocess.Popen | None = None
+        self.channel: socket.socket | None = None
+        self.home = ""
+        self.failed = ""
+
+    def start(self) -> None:
+        """Start the zygote; it imports its modules while this process goes on."""
+        self.home = tempfile.mkdtemp(prefix="nnla-zygote-")
+        for source, name in matplotlib_cache().items():
+            os.makedirs(os.path.join(self.home, os.path.dirname(name)), exist_ok=True)
+            shutil.copy2(source, os.path.join(self.home, name))
+        grader_root = str(Path(zygote_program.__file__).resolve().parents[3])
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        with theirs:
+            self.proc = subprocess.Popen(
+                # Its folder in the command line tells whose it is, also in its forked kernels.
+                [sys.executable, "-c", zygote_program.BOOT, grader_root, self.home],
+                stdin=theirs,
+                cwd=self.home,
+                env=environment(SandboxSpec(scratch=self.home)),
+                start_new_session=True,
+            )
+        self.channel = ours
+        self.channel.settimeout(self.STARTUP_SECONDS)
+
+    def spawn(self, argv: list[str], spec: SandboxSpec) -> ForkedKernel | None:
+        """A kernel running `argv` in the sandbox `spec`, or None where the zygote failed."""
+        if self.failed:
+            return None
+        if self.proc is None:
+            self.start()
+        spec = SandboxSpec(**{**asdict(spec), "visible": visible_paths(), "hidden": hidden_paths()})
+        try:
+            request = {"op": "spawn", "argv": argv, "spec": asdict(spec), "waived": waived()}
+            reply, fds = self._ask(request, maxfds=1)
+        except OSError as e:
+            self.fail(f"the kernel zygote did not answer ({e})")
+            return None
+        self.channel.settimeout(self.REPLY_SECONDS)
+        return ForkedKernel(reply["pid"], fds[0], self)
+
+    def status(self, pid: int) -> int | None:
+        try:
+            return self._ask({"op": "status", "pid": pid}, maxfds=0)[0]["status"]
+        except OSError:
+            return None
+
+    def _ask(self, request: dict, maxfds: int) -> tuple[dict, list[int]]:
+        assert self.channel is not None
+        self.channel.send(json.dumps(request).encode())
+        message, fds, _, _ = socket.recv_fds(self.channel, 1 << 16, maxfds)
+        if not message or len(fds) != maxfds:
+            raise ConnectionError("the kernel zygote ended")
+        return json.loads(message), fds
+
+    def fail(self, why: str) -> None:
+        """From now on, kernels start afresh."""
+        self.failed = why
+        log.warning("%s: kernels start afresh from now on, each about 1.5 s slower", why)
+        self.close()
+
+    def close(self) -> None:
+        if self.channel is not None:
+            self.channel.close()
+            self.channel = None
+        if self.proc is not None:
+            self.proc.kill()
+            self.proc.wait()
+        shutil.rmtree(self.home, ignore_errors=True)
+
+
+_zygote: KernelZygote | None = None
+
+
+def kernel_zygote() -> KernelZygote:
+    """The zygote of this process."""
+    global _zygote
+    if _zygote is None:
+        _zygote = KernelZygote()
+        atexit.register(_zygote.close)
+    return _zygote
 
 
 class SandboxedExecute(Execute):

@@ -442,7 +442,8 @@ def _set_limits(spec: SandboxSpec) -> None:
         limit(resource.RLIMIT_AS, spec.memory_mb * 2**20)
 
 
-def _environment(spec: SandboxSpec) -> dict[str, str]:
+def environment(spec: SandboxSpec) -> dict[str, str]:
+    """The whole environment of a sandboxed process: nothing of the grader's comes in."""
     env = {
         "PATH": os.pathsep.join([os.path.dirname(sys.executable), "/usr/local/bin", "/usr/bin", "/bin"]),
         "HOME": spec.scratch,
@@ -462,7 +463,9 @@ def _environment(spec: SandboxSpec) -> dict[str, str]:
     return env
 
 
-def _launch(spec: SandboxSpec, argv: list[str], parent: int) -> int:
+def _launch(spec: SandboxSpec, argv: list[str], parent: int, start: Callable | None = None) -> int:
+    """Build the sandbox and run `argv` in it: exec it, or call `start(argv, env)` where a warm
+    process starts it without an exec (autograder.judge.isolation.zygote); either ends the process."""
     parent_alive = _still_parent(parent)
     die_with_parent(parent_alive)  # the launcher goes when whoever started it goes
     # Root gives the sandbox a uid of its own, where its user namespace maps one (not in a
@@ -471,7 +474,7 @@ def _launch(spec: SandboxSpec, argv: list[str], parent: int) -> int:
     outer_uid = _uid_for(spec.scratch) if privileged else os.geteuid()
     outer_gid = outer_uid if privileged else os.getegid()
     _prepare_scratch(spec, outer_uid if privileged else None)
-    env = _environment(spec)
+    env = environment(spec)
     if privileged:
         os.setgroups([])  # while it still can: inside, the supplementary groups stay as they are
     root = root_mountpoint(spec.scratch)
@@ -503,6 +506,8 @@ def _launch(spec: SandboxSpec, argv: list[str], parent: int) -> int:
     # Set again after the uid change: without namespaces this ties the process to its starter;
     # inside them to the launcher, whose death then ends the namespace.
     die_with_parent(parent_alive)
+    if start is not None:
+        start(argv, env)
     os.execvpe(argv[0], argv, env)
     return 127  # not reached
 

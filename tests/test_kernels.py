@@ -1,0 +1,181 @@
+"""Kernels forked from the warm zygote: each as a fresh one would be, and nothing of another's.
+
+Every notebook here runs in the real sandboxed kernel, one after another in this process, so
+that each kernel is forked from the same zygote the previous one came from.
+"""
+
+import json
+import re
+import time
+from pathlib import Path
+
+import pytest
+from nbclient import NotebookClient
+from nbclient.exceptions import DeadKernelError
+from nbformat.v4 import new_code_cell, new_notebook
+from traitlets.config import Config
+
+from autograder.judge.kernel import SandboxedKernelManager, kernel_zygote
+from tests.conftest import needs_isolation
+
+pytestmark = [pytest.mark.e2e, needs_isolation]
+
+SECRET = "nnla-test-secret-4711"
+
+# What a notebook can tell of the process it runs in. The working folder differs from kernel to
+# kernel, so it is written as "." wherever it appears.
+OBSERVE = r"""
+import json, os, sys, tempfile, random
+import numpy as np, matplotlib, matplotlib.pyplot as plt
+here = os.getcwd()
+seen = {
+    "uid": os.getuid(), "pid": os.getpid(), "main": __name__, "argv": sys.argv[1:2],
+    "path": sys.path, "env": dict(os.environ), "dont_write_bytecode": sys.dont_write_bytecode,
+    "tempdir": tempfile.gettempdir(), "mpl_config": matplotlib.get_configdir(),
+    "mpl_cache": matplotlib.get_cachedir(), "backend": matplotlib.get_backend(),
+    "rc_linewidth": matplotlib.rcParams["lines.linewidth"], "figures": plt.get_fignums(),
+    "files": sorted(os.listdir(".")), "tmp": sorted(os.listdir("/tmp")),
+    "grader_modules": sorted(m for m in sys.modules if m.split(".")[0] in ("autograder", "nnla_ref")),
+    "dot": float(np.dot(np.ones(2), np.ones(2))), "marker": getattr(np, "nnla_marker", None),
+    "json_marker": getattr(json, "nnla_marker", None), "leftover": "leftover" in dir(),
+    "builtins_marker": hasattr(__import__("builtins"), "nnla_marker"),
+    "environ_block": open("/proc/self/environ", "rb").read().decode(errors="replace"),
+    "np_random": float(np.random.random()), "py_random": random.random(),
+}
+print(json.dumps(seen).replace(here, ".").replace(os.path.basename(here), "SCRATCH"))
+"""
+
+# A student who leaves everything they can behind.
+LEAVE_STATE = r"""
+import builtins, json, os, sys, random
+import numpy as np, matplotlib, matplotlib.pyplot as plt
+np.dot = lambda *args, **kwargs: 42.0
+np.nnla_marker = "left by the previous student"
+json.nnla_marker = "left by the previous student"
+builtins.nnla_marker = "left by the previous student"
+leftover = "a global"
+os.environ["NNLA_LEFT"] = "1"
+sys.path.append("/left")
+open("left.txt", "w").write("secret answers")
+np.random.seed(1234)
+random.seed(1234)
+matplotlib.rcParams["lines.linewidth"] = 99
+plt.figure()
+os.chdir("/tmp")
+"""
+
+
+def run(code: str, folder: Path, warm: bool = True) -> dict:
+    config = Config()
+    config.SandboxedKernelManager.warm_start = warm
+    client = NotebookClient(
+        new_notebook(cells=[new_code_cell(code)]),
+        kernel_manager_class=SandboxedKernelManager,
+        kernel_name="python3",
+        timeout=60,
+        shutdown_kernel="immediate",
+        allow_errors=True,
+        resources={"metadata": {"path": str(folder)}},
+        config=config,
+    )
+    outputs = client.execute().cells[0].outputs
+    text = "".join(out.get("text", "") for out in outputs if out.get("name") == "stdout")
+    if text.startswith("{"):
+        return json.loads(text)
+    errors = [f"{out.ename}: {out.evalue}" for out in outputs if out.output_type == "error"]
+    return {"errors": [re.sub(r"nnla-kernel-\w+", "SCRATCH", error) for error in errors]}
+
+
+def outcome(folder: Path, warm: bool = True) -> dict:
+    """What OBSERVE sees, or that the kernel did not start (a student's ipykernel_launcher.py)."""
+    try:
+        return run(OBSERVE, folder, warm)
+    except RuntimeError as e:
+        return {"kernel did not start": str(e)}
+
+
+@pytest.fixture
+def folder(tmp_path):
+    (tmp_path / "data.csv").write_text("1,2\n")
+    return tmp_path
+
+
+def comparable(seen: dict) -> dict:
+    """What must be the same in a fresh and a forked kernel: all but the random draws."""
+    return {
+        key: value for key, value in seen.items() if key not in ("np_random", "py_random", "environ_block")
+    }
+
+
+def test_a_forked_kernel_sees_what_a_fresh_one_sees(folder, monkeypatch):
+    monkeypatch.setenv("NNLA_TEST_SECRET", SECRET)
+    fresh = run(OBSERVE, folder, warm=False)
+    forked = run(OBSERVE, folder)
+    assert kernel_zygote().proc is not None and not kernel_zygote().failed
+    assert comparable(forked) == comparable(fresh)
+    assert forked["uid"] == 1000 and forked["pid"] == 1
+    assert forked["grader_modules"] == []
+    assert forked["files"] == [".ipython", ".kernel", ".matplotlib", "data.csv"]
+    # /proc/self/environ shows the environment the process began with, the zygote's: a sandbox's too.
+    names = [line.partition("=")[0] for line in forked["environ_block"].split("\0") if line]
+    assert names and set(names) <= set(forked["env"])
+    assert SECRET not in json.dumps(forked)
+
+
+def test_nothing_one_student_leaves_reaches_the_next(folder):
+    before = run(OBSERVE, folder)
+    left = run(LEAVE_STATE + OBSERVE, folder)
+    assert left["dot"] == 42.0 and left["marker"] and left["figures"] == [1]  # the state was left...
+    after = run(OBSERVE, folder)
+    assert comparable(after) == comparable(before)  # ...and the next kernel has none of it
+    assert after["dot"] == 2.0 and after["marker"] is None and after["json_marker"] is None
+    assert not after["leftover"] and not after["builtins_marker"]
+    assert "NNLA_LEFT" not in after["env"] and "/left" not in after["path"]
+    assert "left.txt" not in after["files"]
+    assert after["rc_linewidth"] != 99 and after["figures"] == []
+
+
+def test_every_kernel_draws_its_own_random_numbers(folder):
+    seeded = run("import numpy as np, random; np.random.seed(1234); random.seed(1234)\n" + OBSERVE, folder)
+    draws = [run(OBSERVE, folder) for _ in range(3)]
+    numbers = [seen["np_random"] for seen in draws] + [seeded["np_random"]]
+    assert len(set(numbers)) == len(numbers)
+    assert len({seen["py_random"] for seen in draws}) == len(draws)
+
+
+@pytest.mark.parametrize(
+    "planted",
+    ["numpy.py", "ipykernel_launcher.py", "matplotlibrc", ".matplotlib/matplotlibrc", "json/__init__.py"],
+)
+def test_a_file_a_fresh_interpreter_would_read_at_start_up_gets_a_fresh_kernel(folder, planted):
+    """A module shadowing one the zygote imported, or matplotlib's settings, would act on a
+    fresh kernel and not on a fork: such a kernel starts afresh, so it acts the same."""
+    path = folder / planted
+    path.parent.mkdir(parents=True, exist_ok=True)
+    content = {"matplotlibrc": "lines.linewidth: 7\n"}.get(path.name, "MARK = 'student module'\n")
+    path.write_text(content)
+    fresh, forked = outcome(folder, warm=False), outcome(folder)
+    assert comparable(forked) == comparable(fresh)
+    if path.name == "matplotlibrc":
+        assert forked["rc_linewidth"] == 7
+
+
+def test_a_killed_zygote_costs_only_speed(folder):
+    zygote = kernel_zygote()
+    run(OBSERVE, folder)
+    zygote.proc.kill()
+    zygote.proc.wait()
+    try:
+        after = run(OBSERVE, folder)
+        assert after["uid"] == 1000 and after["pid"] == 1
+        assert zygote.failed
+    finally:
+        zygote.failed = ""
+        zygote.proc = None
+
+
+def test_a_kernel_that_ends_is_seen_to_end_at_once(folder):
+    started = time.monotonic()
+    with pytest.raises(DeadKernelError):
+        run("import os\nos._exit(3)", folder)
+    assert time.monotonic() - started < 30  # not the cell's 60 s timeout
