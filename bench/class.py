@@ -42,8 +42,8 @@ Python work is done by one process, then by two processes at once, three times p
 machine with two free cores it is 2.0; a shared or throttled virtual machine gives less, and no
 `--jobs 2` speed-up of CPU-bound grading can be expected to beat it by much.
 
-Then the ratios, with their targets: jobs2 speed-up over jobs1 (at least 1.7), jobs1/floor1
-and jobs2/floor2 per submission (at most 1.5), stock/jobs2, peak MB per nnla worker (at most
+Then the ratios, with their targets: jobs2 speed-up over jobs1 (at least 1.8), jobs1/floor1
+and jobs2/floor2 per submission (at most 0.5), stock/jobs2, peak MB per nnla worker (at most
 600), and where the floor's time goes: kernel start-up (from NotebookClient.execute to the
 first cell), running the cells, and shutting the kernel down, per notebook.
 
@@ -499,7 +499,7 @@ def print_report(results: dict[str, list[Run]], students: int, scaling: list[flo
 
     if {"jobs1", "jobs2"} <= per_sub.keys():
         speedup = per_sub["jobs1"] / per_sub["jobs2"]
-        ratio("jobs2 speed-up over jobs1", speedup, ">= 1.7", speedup >= 1.7)
+        ratio("jobs2 speed-up over jobs1", speedup, ">= 1.8", speedup >= 1.8)
         pairs = zip(results["jobs1"], results["jobs2"])
         speedups = ", ".join(f"{one.seconds / two.seconds:.2f}" for one, two in pairs)
         ratios.append(f"{'  (per repeat)':<34} {speedups}")
@@ -509,7 +509,7 @@ def print_report(results: dict[str, list[Run]], students: int, scaling: list[flo
     for nnla, floor in (("jobs1", "floor1"), ("jobs2", "floor2")):
         if {nnla, floor} <= per_sub.keys():
             value = per_sub[nnla] / per_sub[floor]
-            ratio(f"{nnla} / {floor} per submission", value, "<= 1.5", value <= 1.5)
+            ratio(f"{nnla} / {floor} per submission", value, "<= 0.5", value <= 0.5)
     if {"stock", "jobs2"} <= per_sub.keys():
         ratio("stock / jobs2 per submission", per_sub["stock"] / per_sub["jobs2"], "")
     for name in ("jobs1", "jobs2"):

@@ -43,8 +43,6 @@ from autograder.judge.isolation.sandbox import (
     waived,
 )
 
-log = logging.getLogger(__name__)
-
 KERNEL_DIED = "KernelDied"
 DIED = (
     "the kernel stopped while running this cell (os._exit, a crash, or a kill at the time or memory "
@@ -82,7 +80,7 @@ class SandboxedKernelManager(AsyncKernelManager):
             # NNLA_AUTOGRADE: the notebooks' self-check cell has nothing to do while grading.
             env={"IPYTHONDIR": os.path.join(self._scratch, ".ipython"), "NNLA_AUTOGRADE": "1"},
         )
-        kernel = kernel_zygote().spawn(kernel_cmd, spec) if self.warm_start else None
+        kernel = kernel_zygote().spawn(kernel_cmd, spec, self.log) if self.warm_start else None
         if kernel is None:
             await super()._async_launch_kernel(sandboxed(kernel_cmd, spec), cwd=self._scratch, **kw)
             return
@@ -155,7 +153,7 @@ class KernelZygote:
         self.home = ""
         self.failed = ""
 
-    def start(self) -> None:
+    def start(self, log: logging.Logger) -> None:
         """Start the zygote; it imports its modules while this process goes on."""
         self.home = tempfile.mkdtemp(prefix="nnla-zygote-")
         for source, name in matplotlib_cache().items():
@@ -174,19 +172,20 @@ class KernelZygote:
             )
         self.channel = ours
         self.channel.settimeout(self.STARTUP_SECONDS)
+        log.info("kernels fork from a warm zygote (pid %d)", self.proc.pid)
 
-    def spawn(self, argv: list[str], spec: SandboxSpec) -> ForkedKernel | None:
+    def spawn(self, argv: list[str], spec: SandboxSpec, log: logging.Logger) -> ForkedKernel | None:
         """A kernel running `argv` in the sandbox `spec`, or None where the zygote failed."""
         if self.failed:
             return None
         if self.proc is None:
-            self.start()
+            self.start(log)
         spec = SandboxSpec(**{**asdict(spec), "visible": visible_paths(), "hidden": hidden_paths()})
         try:
             request = {"op": "spawn", "argv": argv, "spec": asdict(spec), "waived": waived()}
             reply, fds = self._ask(request, maxfds=1)
         except OSError as e:
-            self.fail(f"the kernel zygote did not answer ({e})")
+            self.fail(f"the kernel zygote did not answer ({e})", log)
             return None
         self.channel.settimeout(self.REPLY_SECONDS)
         return ForkedKernel(reply["pid"], fds[0], self)
@@ -205,7 +204,7 @@ class KernelZygote:
             raise ConnectionError("the kernel zygote ended")
         return json.loads(message), fds
 
-    def fail(self, why: str) -> None:
+    def fail(self, why: str, log: logging.Logger) -> None:
         """From now on, kernels start afresh."""
         self.failed = why
         log.warning("%s: kernels start afresh from now on, each about 1.5 s slower", why)
