@@ -176,7 +176,7 @@ class KernelZygote:
 
     def spawn(self, argv: list[str], spec: SandboxSpec, log: logging.Logger) -> ForkedKernel | None:
         """A kernel running `argv` in the sandbox `spec`, or None where the zygote failed."""
-        if self.failed:
+        if self.failed or not sys.platform.startswith("linux"):  # pidfds and the sandbox are Linux's
             return None
         if self.proc is None:
             self.start(log)
