@@ -105,6 +105,14 @@ def test_a_student_can_signal_neither_the_server_nor_another_students_worker(ser
         assert who(carol)
 
 
+def test_signalling_its_own_process_group_ends_nothing_outside_the_worker(server):
+    """kill(0) reaches the caller's process group: the worker's own session, not its guard's
+    (whose death would end the worker, sooner or later: a verdict that varies from run to run)."""
+    with student(server) as alice:
+        assert alice.call("probe", "attack", 0).value == "killed"  # as PID 1, the worker itself survives
+        assert who(alice)[2] == 1 and alice.alive
+
+
 def test_a_worker_that_exits_is_seen_to_have_ended_and_a_new_one_serves(server):
     with student(server) as alice:
         alice.add_notebook("exit", [Cell("exit", "import os\ndef leave():\n    os._exit(3)")])

@@ -64,21 +64,27 @@ class CellVerdict:
 class BudgetedCalls(StudentCalls):
     """StudentCalls that give up on a hang or crash and stop when the exercise's time is spent."""
 
-    def __init__(self, process: StudentProcess, notebook: str, deadline: float):
+    def __init__(self, process: StudentProcess, notebook: str, deadline: float, wall_seconds: float):
         super().__init__(process, notebook, CALL_SECONDS)
-        self.deadline = deadline
+        self.deadline, self.wall_seconds = deadline, wall_seconds
         self.last_inputs: dict = {}
 
     def _guard(self, fn, *args, **kwargs):
+        # The messages name limits, never the seconds that happened to be left, which vary from
+        # run to run: the same submission gets the same feedback.
         left = self.deadline - time.monotonic()
         if left <= 0:
-            raise GiveUp("the exercise's time limit was reached")
+            raise GiveUp(f"the exercise's time limit ({self.wall_seconds:g} s) was reached")
         self.call_seconds = min(CALL_SECONDS, left)
         self.last_inputs = kwargs.get("inputs") or self.last_inputs
         try:
             return fn(*args, **kwargs)
         except StudentTimeout:
-            raise GiveUp(f"the call did not finish within {self.call_seconds:.1f} s") from None
+            if left < CALL_SECONDS:
+                raise GiveUp(
+                    f"the exercise's time limit ({self.wall_seconds:g} s) ran out during the call"
+                ) from None
+            raise GiveUp(f"the call did not finish within {CALL_SECONDS:g} s") from None
         except StudentCrash as e:
             raise GiveUp(str(e)) from None
 
@@ -128,7 +134,7 @@ def run_property(
     except (StudentTimeout, StudentCrash) as e:
         result.gave_up = f"your notebook's code could not be started ({e})"
         return result
-    calls = BudgetedCalls(process, notebook, deadline)
+    calls = BudgetedCalls(process, notebook, deadline, limits.wall_seconds)
     given = hasattr(prop.test, "hypothesis")
     ran: list[dict] = []  # the inputs of each example
     try:

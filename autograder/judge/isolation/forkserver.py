@@ -177,8 +177,9 @@ def become_worker(limits, folder, parent_alive, isolated):
             mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
         except OSError:
             pass  # a new /proc may be refused; the worker then sees the server's, and cannot signal it
-    else:
-        os.setsid()
+    # A session of its own, also in its namespaces: kill(0, ...) in student code would otherwise
+    # reach the guard outside them, whose group the worker was born in.
+    os.setsid()
     os.chdir(folder)
     os.environ.update({"HOME": folder, "TMPDIR": folder, "MPLCONFIGDIR": os.path.join(folder, ".matplotlib")})
     for which, value in (
