@@ -24,12 +24,15 @@ Columns (medians over --repeat runs):
   cpu s/sub  CPU seconds (user + system) of the whole process tree per submission, processes
              that outlived their parent included: this script adopts orphans (it is their
              subreaper) and waits for them, so a killed kernel's time is counted too
-  worker MB  peak over time of the RSS (VmRSS) summed over one worker's process subtree,
-             the highest worker: for nnla and the floor a worker is a direct child of the
-             launched command (a grading process with its kernels and judge workers below it,
-             also those in the sandbox's PID namespace); stock nbgrader is one worker, the
-             whole tree. Sampled every 0.2 s from /proc, so a spike shorter than that is missed
-  tree MB    peak over time of the RSS summed over the whole process tree
+  worker MB  peak over time of the memory (PSS, from /proc/PID/smaps_rollup) summed over one
+             worker's process subtree, the highest worker: for nnla and the floor a worker is a
+             direct child of the launched command (a grading process with its kernel zygote,
+             kernels and judge workers below it, also those in the sandbox's PID namespace);
+             stock nbgrader is one worker, the whole tree. PSS counts a page that n processes
+             share (a fork and its zygote) as 1/n in each, so the sum is what the worker uses.
+             Sampled every 0.2 s from /proc, so a spike shorter than that is missed
+  RSS MB     the same peak as RSS summed, which counts every shared page once per process
+  tree MB    peak over time of the PSS summed over the whole process tree
   workers    the most workers alive at the same time
   done       submissions whose output was checked: results.json (nnla), six autograded
              notebooks (stock), six executed notebooks (floor); a run that misses one fails
@@ -135,15 +138,19 @@ def cmdline(pid: int) -> str:
         return ""  # gone meanwhile
 
 
-def rss_bytes(pid: int) -> int:
+def memory_bytes(pid: int) -> tuple[int, int]:
+    """(RSS, PSS) of a process: PSS counts a page shared by n processes as 1/n in each, so a
+    sum over processes that share pages (forks of a zygote or fork server) is what they use."""
+    found = {b"Rss:": 0, b"Pss:": 0}
     try:
-        with open(f"/proc/{pid}/status", "rb") as f:
+        with open(f"/proc/{pid}/smaps_rollup", "rb") as f:
             for line in f:
-                if line.startswith(b"VmRSS:"):
-                    return int(line.split()[1]) * 1024
+                key = line.split(maxsplit=1)[0] if line.strip() else b""
+                if key in found:
+                    found[key] = int(line.split()[1]) * 1024
     except OSError:
-        pass
-    return 0  # gone, a zombie, or a kernel thread
+        pass  # gone, a zombie, or a kernel thread
+    return found[b"Rss:"], found[b"Pss:"]
 
 
 class TreeSampler(threading.Thread):
@@ -158,8 +165,9 @@ class TreeSampler(threading.Thread):
     def __init__(self, root: int, worker_marker: str | None) -> None:
         super().__init__(daemon=True)
         self.root, self.worker_marker = root, worker_marker
-        self.worker_peak: dict[int, int] = {}
-        self.tree_peak = 0
+        self.worker_peak: dict[int, int] = {}  # PSS
+        self.worker_rss_peak: dict[int, int] = {}
+        self.tree_peak = 0  # PSS
         self.most_workers = 0
         self._finished = threading.Event()
 
@@ -180,28 +188,31 @@ class TreeSampler(threading.Thread):
         children: dict[int, list[int]] = defaultdict(list)
         for pid, parent in ppid.items():
             children[parent].append(pid)
-        rss: dict[int, int] = {}
+        memory: dict[int, tuple[int, int]] = {}
 
-        def subtree_rss(top: int) -> int:
-            total, stack = 0, [top]
+        def subtree(top: int) -> tuple[int, int]:
+            rss = pss = 0
+            stack = [top]
             while stack:
                 pid = stack.pop()
-                if pid not in rss:
-                    rss[pid] = rss_bytes(pid)
-                total += rss[pid]
+                if pid not in memory:
+                    memory[pid] = memory_bytes(pid)
+                rss, pss = rss + memory[pid][0], pss + memory[pid][1]
                 stack.extend(children.get(pid, ()))
-            return total
+            return rss, pss
 
         # Orphans of the run are adopted by this script (see adopt_orphans) and count to the tree.
         orphans = [pid for pid in children.get(os.getpid(), []) if pid != self.root]
-        self.tree_peak = max(self.tree_peak, sum(subtree_rss(top) for top in (self.root, *orphans)))
+        self.tree_peak = max(self.tree_peak, sum(subtree(top)[1] for top in (self.root, *orphans)))
         if self.worker_marker is None:
             workers = [self.root]
         else:
             workers = [pid for pid in children.get(self.root, []) if self.worker_marker in cmdline(pid)]
         self.most_workers = max(self.most_workers, len(workers))
         for worker in workers:
-            self.worker_peak[worker] = max(self.worker_peak.get(worker, 0), subtree_rss(worker))
+            rss, pss = subtree(worker)
+            self.worker_peak[worker] = max(self.worker_peak.get(worker, 0), pss)
+            self.worker_rss_peak[worker] = max(self.worker_rss_peak.get(worker, 0), rss)
 
 
 def machine_busy_seconds() -> float:
@@ -242,7 +253,8 @@ def own_cpu_seconds() -> float:
 @dataclass
 class Run:
     seconds: float
-    worker_mb: float
+    worker_mb: float  # PSS
+    worker_rss_mb: float
     tree_mb: float
     workers: int
     cpu_seconds: float  # used by the launched command's tree (and this script's sampler)
@@ -267,8 +279,10 @@ def measure(cmd: list[str], cwd: Path, log: Path, worker_marker: str | None) -> 
         reap_orphans()
         busy, own = machine_busy_seconds() - busy, own_cpu_seconds() - own
     worker = max(sampler.worker_peak.values(), default=0)
+    worker_rss = max(sampler.worker_rss_peak.values(), default=0)
     other = max(0.0, busy - own) / seconds
-    return Run(seconds, worker / MB, sampler.tree_peak / MB, sampler.most_workers, own, other), code
+    run = Run(seconds, worker / MB, worker_rss / MB, sampler.tree_peak / MB, sampler.most_workers, own, other)
+    return run, code
 
 
 def fail(what: str, log: Path) -> NoReturn:
@@ -476,7 +490,7 @@ def median(runs: list[Run], what: str) -> float:
 def print_report(results: dict[str, list[Run]], students: int, scaling: list[float]) -> None:
     header = (
         f"{'variant':<8} {'runs':>4} {'wall s':>8} {'s/sub':>7} {'cpu s/sub':>9} {'worker MB':>10}"
-        f" {'tree MB':>8} {'workers':>8} {'done':>6} {'other':>6}"
+        f" {'RSS MB':>7} {'tree MB':>8} {'workers':>8} {'done':>6} {'other':>6}"
     )
     print(f"\n{header}\n{'-' * len(header)}")
     for name in VARIANTS:
@@ -485,7 +499,8 @@ def print_report(results: dict[str, list[Run]], students: int, scaling: list[flo
             print(
                 f"{name:<8} {len(runs):>4} {seconds:>8.1f} {seconds / students:>7.2f}"
                 f" {median(runs, 'cpu_seconds') / students:>9.2f}"
-                f" {median(runs, 'worker_mb'):>10.0f} {median(runs, 'tree_mb'):>8.0f}"
+                f" {median(runs, 'worker_mb'):>10.0f} {median(runs, 'worker_rss_mb'):>7.0f}"
+                f" {median(runs, 'tree_mb'):>8.0f}"
                 f" {max(r.workers for r in runs):>8} {min(r.done for r in runs):>3}/{students}"
                 f" {max(r.other_cores for r in runs):>6.2f}"
             )
@@ -574,7 +589,8 @@ def main() -> int:
                 results[name].append(run)
                 print(
                     f"  {name} run {repeat + 1}/{args.repeat}: {run.seconds:.1f} s,"
-                    f" {run.done}/{len(ids)} checked, worker peak {run.worker_mb:.0f} MB,"
+                    f" {run.done}/{len(ids)} checked, worker peak {run.worker_mb:.0f} MB"
+                    f" (RSS {run.worker_rss_mb:.0f} MB),"
                     f" other processes kept {run.other_cores:.2f} CPUs busy",
                     flush=True,
                 )

@@ -20,16 +20,19 @@ import socket
 import subprocess
 import sys
 import tempfile
+import time
 import weakref
 from dataclasses import asdict
 from pathlib import Path
+from queue import Empty
 
 import nbformat
+from jupyter_client.asynchronous import AsyncKernelClient
 from jupyter_client.manager import AsyncKernelManager
 from nbclient.exceptions import DeadKernelError
 from nbformat.v4 import new_output
 from nbgrader.preprocessors import Execute
-from traitlets import Bool, Integer
+from traitlets import Bool, Integer, Type
 
 from autograder.judge.isolation import zygote as zygote_program
 from autograder.judge.isolation.sandbox import (
@@ -50,8 +53,42 @@ DIED = (
 )
 
 
+class ReadyKernelClient(AsyncKernelClient):
+    """jupyter_client's kernel client, ready as soon as the kernel is.
+
+    jupyter_client's wait_for_ready ends by waiting 0.2 s for an IOPub message that does not
+    come, at every kernel start; this one drains what has arrived and goes on, since nbclient
+    keeps only the IOPub messages its own requests caused.
+    """
+
+    async def wait_for_ready(self, timeout: float | None = None) -> None:
+        deadline = time.monotonic() + (timeout if timeout is not None else float("inf"))
+        while True:  # a kernel_info reply, then IOPub's status message: both channels connected
+            self.kernel_info()
+            try:
+                reply = await self.shell_channel.get_msg(timeout=1)
+            except Empty:
+                reply = None
+            if reply is not None and reply["msg_type"] == "kernel_info_reply":
+                try:
+                    await self.iopub_channel.get_msg(timeout=0.2)
+                except Empty:
+                    pass  # IOPub not connected yet: ask again
+                else:
+                    self._handle_kernel_info_reply(reply)
+                    break
+            if not await self._async_is_alive():
+                raise RuntimeError("Kernel died before replying to kernel_info")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"Kernel didn't respond in {timeout:.0f} seconds")
+        while await self.iopub_channel.msg_ready():
+            await self.iopub_channel.get_msg(timeout=0)
+
+
 class SandboxedKernelManager(AsyncKernelManager):
     """A kernel manager whose kernels run through autograder.judge.isolation.sandbox."""
+
+    client_factory = Type(ReadyKernelClient, klass=AsyncKernelClient)
 
     memory_mb = Integer(2048, help="Address-space limit of the kernel, in MB.").tag(config=True)
     cpu_seconds = Integer(600, help="CPU-time limit of the whole kernel, in seconds.").tag(config=True)
@@ -88,6 +125,10 @@ class SandboxedKernelManager(AsyncKernelManager):
         self.provisioner.process = kernel
         self.provisioner.pid = self.provisioner.pgid = kernel.pid
         self._reconcile_connection_info(self.provisioner.connection_info)
+
+    async def _async_wait(self, pollinterval: float = 0.1) -> None:
+        # A killed kernel ends within milliseconds: look again that soon, not 0.1 s later.
+        await super()._async_wait(pollinterval=0.005)
 
     async def _async_cleanup_resources(self, restart: bool = False) -> None:
         await super()._async_cleanup_resources(restart=restart)
