@@ -6,7 +6,6 @@ that each kernel is forked from the same zygote the previous one came from.
 
 import json
 import re
-import shutil
 import time
 from pathlib import Path
 
@@ -16,11 +15,8 @@ from nbclient.exceptions import DeadKernelError
 from nbformat.v4 import new_code_cell, new_notebook
 from traitlets.config import Config
 
-from autograder.course import Course
-from autograder.demo.run import build_demo_course
-from autograder.grading.run import grade_class
 from autograder.judge.kernel import SandboxedKernelManager, kernel_zygote
-from tests.conftest import ASSIGNMENT, demo_students, needs_isolation
+from tests.conftest import needs_isolation
 
 pytestmark = [pytest.mark.e2e, needs_isolation]
 
@@ -183,40 +179,3 @@ def test_a_kernel_that_ends_is_seen_to_end_at_once(folder):
     with pytest.raises(DeadKernelError):
         run("import os\nos._exit(3)", folder)
     assert time.monotonic() - started < 30  # not the cell's 60 s timeout
-
-
-# ---------------------------------------------------------------- same grades as fresh kernels
-
-
-@pytest.fixture(scope="module")
-def graded_twice(repo, tmp_path_factory):
-    """The demo class graded with kernels forked from the zygote and with fresh ones, each in
-    a course of its own."""
-    warm = build_demo_course(repo, tmp_path_factory.mktemp("warm") / "course", ASSIGNMENT)
-    fresh = Course(tmp_path_factory.mktemp("fresh") / "course")
-    shutil.copytree(warm.root, fresh.root)
-    with open(fresh.root / "nbgrader_config.py", "a") as f:
-        f.write("\nc.SandboxedKernelManager.warm_start = False\n")
-    students = [s.id for s in demo_students()]
-    return {
-        name: (course, grade_class(course, ASSIGNMENT, students, jobs=2))
-        for name, course in (("warm", warm), ("fresh", fresh))
-    }
-
-
-def test_kernels_forked_from_the_zygote_give_the_same_grades_and_feedback(graded_twice):
-    (_, warm), (_, fresh) = graded_twice["warm"], graded_twice["fresh"]
-    assert set(warm) == set(fresh) == {s.id for s in demo_students()}
-    for student in warm:
-        assert warm[student]["tests"] == fresh[student]["tests"], student
-        assert warm[student]["score"] == fresh[student]["score"], student
-    assert {r["score"] for r in warm.values()} != {0.0}  # the run graded something
-
-
-def test_the_log_says_which_kernels_graded(graded_twice):
-    logs = {
-        name: "".join(p.read_text() for p in (course.root / "logs").rglob("*.log"))
-        for name, (course, _) in graded_twice.items()
-    }
-    assert "kernels fork from a warm zygote" in logs["warm"]
-    assert "kernels fork from a warm zygote" not in logs["fresh"]
