@@ -25,7 +25,7 @@ SECRET = "nnla-test-secret-4711"
 # What a notebook can tell of the process it runs in. The working folder differs from kernel to
 # kernel, so it is written as "." wherever it appears.
 OBSERVE = r"""
-import json, os, sys, tempfile, random
+import json, os, sys, tempfile, random, select
 import numpy as np, matplotlib, matplotlib.pyplot as plt
 here = os.getcwd()
 seen = {
@@ -41,6 +41,8 @@ seen = {
     "builtins_marker": hasattr(__import__("builtins"), "nnla_marker"),
     "environ_block": open("/proc/self/environ", "rb").read().decode(errors="replace"),
     "np_random": float(np.random.random()), "py_random": random.random(),
+    "orig_argv": sys.orig_argv[1:3], "flags": [sys.flags.isolated, sys.flags.safe_path],
+    "stdin_ends": select.select([0], [], [], 1)[0] == [0] and os.read(0, 1) == b"",
 }
 print(json.dumps(seen).replace(here, ".").replace(os.path.basename(here), "SCRATCH"))
 """
@@ -114,6 +116,7 @@ def test_a_forked_kernel_sees_what_a_fresh_one_sees(folder, monkeypatch):
     assert kernel_zygote().proc is not None and not kernel_zygote().failed
     assert comparable(forked) == comparable(fresh)
     assert forked["uid"] == 1000 and forked["pid"] == 1
+    assert forked["orig_argv"] == ["-m", "ipykernel_launcher"] and forked["stdin_ends"]
     assert forked["grader_modules"] == []
     assert forked["files"] == [".ipython", ".kernel", ".matplotlib", "data.csv"]
     # /proc/self/environ shows the environment the process began with, the zygote's: a sandbox's too.

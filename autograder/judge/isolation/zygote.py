@@ -137,6 +137,7 @@ def start_kernel(argv: list[str], env: dict[str, str], warm: Collection[str], gr
     # What a fresh interpreter would have: PYTHONDONTWRITEBYTECODE is read at start-up, and the
     # random state comes from the system.
     sys.argv = [LAUNCHER_FILE, *argv[3:]]
+    sys.orig_argv = list(argv)
     sys.dont_write_bytecode = bool(env.get("PYTHONDONTWRITEBYTECODE"))
     tempfile.tempdir = None
     # A change of uid (root's grader to the sandbox's user) left this process undumpable, so
