@@ -64,6 +64,12 @@ def kernel_cpu_limit(folder: Path) -> None:
     _insert_code(folder, "04_tanh_vs_relu", code)
 
 
+def kernel_ignores_interrupt(folder: Path) -> None:
+    """A kernel that answers neither the cell nor the interrupt at the cell's time limit."""
+    code = "import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True:\n    pass"
+    _insert_code(folder, "02_batch_forms", code)
+
+
 def kernel_exit_in_solution(folder: Path) -> None:
     """The same code in a solution cell ends the judge's run of it too: that exercise scores 0."""
 
@@ -273,6 +279,12 @@ CASES = [
     BrokenCase("kernel-abort", kernel_abort, frozenset(), "06_halfspace_neurons.ipynb: the kernel stopped"),
     BrokenCase(
         "kernel-cpu-limit", kernel_cpu_limit, frozenset(), "04_tanh_vs_relu.ipynb: the kernel stopped"
+    ),
+    BrokenCase(
+        "kernel-ignores-interrupt",
+        kernel_ignores_interrupt,
+        frozenset(),
+        "02_batch_forms.ipynb: the kernel stopped",
     ),
     BrokenCase(
         "kernel-exit-in-solution",

@@ -29,7 +29,7 @@ from queue import Empty
 import nbformat
 from jupyter_client.asynchronous import AsyncKernelClient
 from jupyter_client.manager import AsyncKernelManager
-from nbclient.exceptions import DeadKernelError
+from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbformat.v4 import new_output
 from nbgrader.preprocessors import Execute
 from traitlets import Bool, Integer, Type
@@ -48,8 +48,8 @@ from autograder.judge.isolation.sandbox import (
 
 KERNEL_DIED = "KernelDied"
 DIED = (
-    "the kernel stopped while running this cell (os._exit, a crash, or a kill at the time or memory "
-    "limit); the cells below were not run"
+    "the kernel stopped while running this cell (os._exit, a crash, a kill at the time or memory "
+    "limit, or no answer even to the interrupt at the cell's time limit); the cells below were not run"
 )
 
 
@@ -278,7 +278,7 @@ class SandboxedExecute(Execute):
 
     It keeps at most `max_output_bytes` of each cell's output: a print loop can stream
     gigabytes, which nbclient would otherwise hold in memory until the cell times out. A kernel
-    that dies (`os._exit`, a crash, a kill at a limit) costs only its notebook's run:
+    that dies (`os._exit`, a crash, a kill at a limit) or stops answering costs only its notebook's run:
     the cell says so, later cells are left unrun, and grading goes on, since the judge decides
     the autograded cells outside the kernel.
     """
@@ -303,7 +303,9 @@ class SandboxedExecute(Execute):
             return cell, resources
         try:
             return super().preprocess_cell(cell, resources, index)
-        except DeadKernelError:
+        # A kernel that answers neither the cell nor the interrupt at its time limit (nbclient's
+        # CellTimeoutError) has stopped as surely as one that died, and is killed at the end.
+        except (DeadKernelError, CellTimeoutError):
             self._died_in = index
             self.log.warning("The kernel stopped while running cell %d; later cells are not run", index + 1)
             cell.outputs.append(new_output("error", ename=KERNEL_DIED, evalue=DIED, traceback=[]))
