@@ -144,10 +144,9 @@ def memory_bytes(pid: int) -> tuple[int, int]:
     found = {b"Rss:": 0, b"Pss:": 0}
     try:
         with open(f"/proc/{pid}/smaps_rollup", "rb") as f:
-            for line in f:
-                key = line.split(maxsplit=1)[0] if line.strip() else b""
-                if key in found:
-                    found[key] = int(line.split()[1]) * 1024
+            for fields in map(bytes.split, f):
+                if fields and fields[0] in found:
+                    found[fields[0]] = int(fields[1]) * 1024
     except OSError:
         pass  # gone, a zombie, or a kernel thread
     return found[b"Rss:"], found[b"Pss:"]

@@ -5,6 +5,42 @@ Code is formatted with {course} (the course folder), {repo} (the grader's checko
 None of these implement anything correctly, so every one must score 0.
 """
 
+import re
+from pathlib import Path
+
+from autograder.course import Course
+from autograder.submissions import SOLUTION, write_submission
+from tests.conftest import ASSIGNMENT
+
+
+def shorten_limits(course: Course) -> None:
+    """Short limits (8 s a cell, 6 s an exercise) keep the hanging submissions from dominating a run."""
+    with open(course.root / "nbgrader_config.py", "a") as f:
+        f.write("\nc.Execute.timeout = 8\n")
+    manifest = course.root / "assignments" / f"{ASSIGNMENT}.toml"
+    manifest.write_text(re.sub(r"(?m)^wall_seconds = \d+$", "wall_seconds = 6", manifest.read_text()))
+
+
+def fill(answers: dict[str, dict], course: Course, repo: Path, port: int) -> dict[str, dict]:
+    """`answers` with {course}, {repo} and {port} filled in (the source's solution left as it is)."""
+    return {
+        notebook: {
+            gid: code if code is SOLUTION else code.format(course=course.root, repo=repo, port=port)
+            for gid, code in cells.items()
+        }
+        for notebook, cells in answers.items()
+    }
+
+
+def submit(course: Course, student: str, answers: dict[str, dict]) -> None:
+    """`student`'s submission: only the notebooks `answers` names, filled with them."""
+    folder = course.submitted(student, ASSIGNMENT)
+    write_submission(folder, course.release(ASSIGNMENT), course.source(ASSIGNMENT), answers)
+    for notebook in folder.glob("*.ipynb"):
+        if notebook.stem not in answers:
+            notebook.unlink()
+
+
 WRONG_COUNT = """
 def count_params(layer_sizes):
     return -1

@@ -2,7 +2,6 @@
 
 import hashlib
 import json
-import re
 import socket
 import tempfile
 import threading
@@ -12,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from autograder.grading.run import grade_class
-from autograder.submissions import SOLUTION, write_submission
+from autograder.submissions import SOLUTION
 from tests.conftest import ASSIGNMENT, REPO, copy_course, needs_isolation, processes_mentioning
-from tests.hostile import HOSTILE
+from tests.hostile import HOSTILE, fill, shorten_limits, submit
 
 ATTACKED = ("01_param_count", "02_batch_forms")
 HONEST = {
@@ -67,29 +66,11 @@ def fingerprint(*folders: Path) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def hostile_run(repo, tmp_path_factory):
     course = copy_course(repo, tmp_path_factory.mktemp("hostile") / "course")
-    # Short limits keep the hanging submissions from dominating the run.
-    with open(course.root / "nbgrader_config.py", "a") as f:
-        f.write("\nc.Execute.timeout = 8\n")
-    manifest = course.root / "assignments" / f"{ASSIGNMENT}.toml"
-    manifest.write_text(re.sub(r"(?m)^wall_seconds = \d+$", "wall_seconds = 6", manifest.read_text()))
-
+    shorten_limits(course)
     listener = Listener()
     students = {"alice": HONEST, **{f"hostile {name}": answers for name, answers in HOSTILE.items()}}
     for student, answers in students.items():
-        folder = course.submitted(student, ASSIGNMENT)
-        filled = {
-            nb: {
-                gid: code
-                if code is SOLUTION
-                else code.format(course=course.root, repo=REPO, port=listener.port)
-                for gid, code in cells.items()
-            }
-            for nb, cells in answers.items()
-        }
-        write_submission(folder, course.release(ASSIGNMENT), course.source(ASSIGNMENT), filled)
-        for nb in folder.glob("*.ipynb"):
-            if nb.stem not in answers:
-                nb.unlink()
+        submit(course, student, fill(answers, course, REPO, listener.port))
 
     protected = (
         course.root / "source",

@@ -2,7 +2,6 @@
 corpus and the whole hostile corpus, graded both ways, give the same results.json `tests`."""
 
 import importlib
-import re
 import shutil
 
 import pytest
@@ -10,10 +9,9 @@ import pytest
 from autograder.course import Course
 from autograder.demo.run import build_demo_course
 from autograder.grading.run import grade_class
-from autograder.submissions import SOLUTION, write_submission
 from tests.conftest import ASSIGNMENT, REPO, demo_students, needs_isolation
 from tests.corpus import MODULES
-from tests.hostile import HOSTILE
+from tests.hostile import HOSTILE, fill, shorten_limits, submit
 
 pytestmark = [pytest.mark.e2e, needs_isolation]
 
@@ -29,35 +27,15 @@ def accuracy_students() -> dict[str, dict[str, dict]]:
     return students
 
 
-def hostile_students(course: Course) -> dict[str, dict[str, dict]]:
-    return {
-        f"hostile {name}": {
-            notebook: {
-                gid: code if code is SOLUTION else code.format(course=course.root, repo=REPO, port=9)
-                for gid, code in cells.items()
-            }
-            for notebook, cells in answers.items()
-        }
-        for name, answers in HOSTILE.items()
-    }
-
-
 @pytest.fixture(scope="module")
 def graded_twice(repo, tmp_path_factory):
     """One class graded with forked kernels and with fresh ones, each in a course of its own."""
     warm = build_demo_course(repo, tmp_path_factory.mktemp("warm") / "course", ASSIGNMENT)
-    # As in test_hostile: short limits keep the hanging submissions short.
-    manifest = warm.root / "assignments" / f"{ASSIGNMENT}.toml"
-    manifest.write_text(re.sub(r"(?m)^wall_seconds = \d+$", "wall_seconds = 6", manifest.read_text()))
-    with open(warm.root / "nbgrader_config.py", "a") as f:
-        f.write("\nc.Execute.timeout = 8\n")
-    corpora = {**accuracy_students(), **hostile_students(warm)}
+    shorten_limits(warm)
+    hostile = {f"hostile {name}": fill(answers, warm, REPO, 9) for name, answers in HOSTILE.items()}
+    corpora = {**accuracy_students(), **hostile}
     for student, answers in corpora.items():
-        folder = warm.submitted(student, ASSIGNMENT)
-        write_submission(folder, warm.release(ASSIGNMENT), warm.source(ASSIGNMENT), answers)
-        for notebook in folder.glob("*.ipynb"):
-            if notebook.stem not in answers:
-                notebook.unlink()
+        submit(warm, student, answers)
     fresh = Course(tmp_path_factory.mktemp("fresh") / "course")
     shutil.copytree(warm.root, fresh.root)
     with open(fresh.root / "nbgrader_config.py", "a") as f:
