@@ -15,7 +15,7 @@ from nbclient.exceptions import DeadKernelError
 from nbformat.v4 import new_code_cell, new_notebook
 from traitlets.config import Config
 
-from autograder.judge.kernel import SandboxedKernelManager, kernel_zygote
+from autograder.judge.kernel import KERNEL_DIED, SandboxedExecute, SandboxedKernelManager, kernel_zygote
 from tests.conftest import needs_isolation
 
 pytestmark = [pytest.mark.e2e, needs_isolation]
@@ -182,3 +182,22 @@ def test_a_kernel_that_ends_is_seen_to_end_at_once(folder):
     with pytest.raises(DeadKernelError):
         run("import os\nos._exit(3)", folder)
     assert time.monotonic() - started < 30  # not the cell's 60 s timeout
+
+
+def test_a_cell_that_floods_its_output_stops_its_kernel_the_same_way_every_time(folder):
+    """Past `stop_output_bytes` the kernel is stopped: not left to reach the time limit or, on
+    some runs and not others, the memory limit."""
+    config = Config()
+    config.SandboxedExecute.max_output_bytes = 1000
+    config.SandboxedExecute.stop_output_bytes = 2_000_000
+    config.SandboxedExecute.timeout = 60
+    flood = "while True:\n    print('x' * 10_000)"
+    nb = new_notebook(cells=[new_code_cell("print('before')"), new_code_cell(flood), new_code_cell("1 + 1")])
+    started = time.monotonic()
+    done, _ = SandboxedExecute(config=config).preprocess(nb, {"metadata": {"path": str(folder)}})
+    assert time.monotonic() - started < 30  # stopped, not interrupted at the cell's 60 s limit
+    assert done.cells[0].outputs[0].text == "before\n"
+    flooded = done.cells[1].outputs
+    assert "Output of this cell cut after 1,000 bytes" in flooded[-2].text
+    assert flooded[-1].ename == KERNEL_DIED
+    assert "Not run: the kernel had stopped in cell 2" in done.cells[2].outputs[0].text

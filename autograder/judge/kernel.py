@@ -10,6 +10,7 @@ its own as a freshly started one would be; where the zygote cannot start, a kern
 from __future__ import annotations
 
 import atexit
+import contextlib
 import json
 import logging
 import os
@@ -49,7 +50,8 @@ from autograder.judge.isolation.sandbox import (
 KERNEL_DIED = "KernelDied"
 DIED = (
     "the kernel stopped while running this cell (os._exit, a crash, a kill at the time or memory "
-    "limit, or no answer even to the interrupt at the cell's time limit); the cells below were not run"
+    "limit or for runaway output, or no answer even to the interrupt at the cell's time limit); "
+    "the cells below were not run"
 )
 
 
@@ -278,12 +280,16 @@ class SandboxedExecute(Execute):
 
     It keeps at most `max_output_bytes` of each cell's output: a print loop can stream
     gigabytes, which nbclient would otherwise hold in memory until the cell times out. A kernel
-    that dies (`os._exit`, a crash, a kill at a limit) or stops answering costs only its notebook's run:
+    that dies (`os._exit`, a crash, a kill at a limit), stops answering or prints more than
+    `stop_output_bytes` in one cell (it is then stopped) costs only its notebook's run:
     the cell says so, later cells are left unrun, and grading goes on, since the judge decides
     the autograded cells outside the kernel.
     """
 
     max_output_bytes = Integer(1_000_000, help="Output kept per cell, in bytes.").tag(config=True)
+    stop_output_bytes = Integer(
+        100_000_000, help="Output of one cell at which its kernel is stopped, in bytes."
+    ).tag(config=True)
 
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("kernel_manager_class", SandboxedKernelManager)
@@ -320,6 +326,12 @@ class SandboxedExecute(Execute):
             return super().output(outs, msg, display_id, cell_index)
         if used <= self.max_output_bytes:
             outs.append(_notice(f"Output of this cell cut after {self.max_output_bytes:,} bytes."))
+        if used <= self.stop_output_bytes < used + size:
+            # A runaway print loop would run to the time limit, or die at the memory limit as the
+            # kernel buffers its output, whichever comes first on the day: it stops here instead,
+            # the same way every time (nbclient then finds the kernel dead).
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.km.provisioner.pgid, signal.SIGKILL)
         return None
 
 

@@ -61,6 +61,14 @@ class CellVerdict:
         return sorted({t for r in self.results for t in r.tags})
 
 
+class OutOfTime(GiveUp):
+    """The exercise's time budget ran out, before a call or during it: which one varies from run
+    to run, so both read the same and show no input (earlier calls spent the budget)."""
+
+    def __init__(self, wall_seconds: float):
+        super().__init__(f"the exercise's time limit ({wall_seconds:g} s) was reached")
+
+
 class BudgetedCalls(StudentCalls):
     """StudentCalls that give up on a hang or crash and stop when the exercise's time is spent."""
 
@@ -74,16 +82,14 @@ class BudgetedCalls(StudentCalls):
         # run to run: the same submission gets the same feedback.
         left = self.deadline - time.monotonic()
         if left <= 0:
-            raise GiveUp(f"the exercise's time limit ({self.wall_seconds:g} s) was reached")
+            raise OutOfTime(self.wall_seconds)
         self.call_seconds = min(CALL_SECONDS, left)
         self.last_inputs = kwargs.get("inputs") or self.last_inputs
         try:
             return fn(*args, **kwargs)
         except StudentTimeout:
             if left < CALL_SECONDS:
-                raise GiveUp(
-                    f"the exercise's time limit ({self.wall_seconds:g} s) ran out during the call"
-                ) from None
+                raise OutOfTime(self.wall_seconds) from None
             raise GiveUp(f"the call did not finish within {CALL_SECONDS:g} s") from None
         except StudentCrash as e:
             raise GiveUp(str(e)) from None
@@ -123,7 +129,7 @@ def run_property(
     started = time.monotonic()
     result = PropertyResult(prop, passed=False)
     if started >= deadline:
-        result.gave_up = f"the exercise's time limit ({limits.wall_seconds:g} s) was reached"
+        result.gave_up = str(OutOfTime(limits.wall_seconds))
         return result
     if notebook in process.unloadable:
         result.gave_up = f"your notebook's cells {process.unloadable[notebook]}, so nothing could be called"
@@ -147,6 +153,8 @@ def run_property(
     except Failure as failure:
         result.failure = failure
         result.tags, result.hints = diagnose(prop.misconceptions, failure)
+    except OutOfTime as why:
+        result.gave_up = str(why)
     except GiveUp as why:
         result.gave_up = str(why)
         result.failure = Failure(str(why), inputs=calls.last_inputs, show_values=False)
