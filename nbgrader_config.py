@@ -16,8 +16,13 @@ c.CourseDirectory.course_id = "nnla"
 # student-config` prints the config students' nbgrader needs.
 configure_exchange(c, socket_path="/srv/nnla/exchange.sock")
 
-# The embedded SQLite gradebook next to this file, created on first use (never committed).
-c.CourseDirectory.db_url = f"sqlite:///{Path(__file__).resolve().parent / 'gradebook.db'}"
+# The gradebook: the embedded SQLite one next to this file, created on first use (never
+# committed), unless NNLA_GRADEBOOK_URL names another, such as a PostgreSQL server's
+# (postgresql+psycopg2://user@host/db), which grading on a cluster requires. nbgrader, the
+# formgrader and nnla all read it here and nowhere else.
+c.CourseDirectory.db_url = os.environ.get(
+    "NNLA_GRADEBOOK_URL", f"sqlite:///{Path(__file__).resolve().parent / 'gradebook.db'}"
+)
 # nbgrader creates and upgrades the gradebook with the `alembic` executable found on PATH, which
 # fails when the venv's bin folder is not on it (`.venv/bin/jupyter server`, `.venv/bin/nbgrader`):
 # every nbgrader app, the formgrader and nnla use alembic's Python API and this interpreter instead,

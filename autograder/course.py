@@ -303,10 +303,6 @@ class Course:
         """nbgrader's log of grading one student's submission."""
         return self.root / "logs" / assignment / f"{student}.log"
 
-    @property
-    def gradebook_url(self) -> str:
-        return f"sqlite:///{self.root / 'gradebook.db'}"
-
     def students_submitted(self, assignment: str) -> list[str]:
         base = self.root / "submitted"
         if not base.is_dir():

@@ -14,6 +14,7 @@ import nbformat
 import pytest
 from nbgrader.api import Gradebook
 
+from autograder.grading.nbgrader import gradebook_url
 from autograder.submissions import write_submission
 from tests.browser import watch
 from tests.conftest import ASSIGNMENT, copy_course, demo_students, needs_browser, needs_isolation
@@ -65,7 +66,7 @@ def nnla(course, *argv: str) -> str:
 
 def stored_grade(course):
     """erin's manual score and comment for the written answer, as nbgrader's gradebook has them."""
-    with Gradebook(course.gradebook_url, course_id="nnla") as gb:
+    with Gradebook(gradebook_url(course), course_id="nnla") as gb:
         grade = gb.find_grade(ANSWER, NOTEBOOK, ASSIGNMENT, GRADED)
         comment = gb.find_comment(ANSWER, NOTEBOOK, ASSIGNMENT, GRADED)
         return grade.manual_score, comment.manual_comment, grade.max_score

@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 from autograder.course import Course
+from autograder.grading.nbgrader import gradebook_url
 from autograder.grading.run import grade_class
 from autograder.judge.isolation.sandbox import ISOLATION_WAIVER, isolation
 from autograder.outputs.report import write_report
@@ -86,7 +87,7 @@ def run_demo(repo: Course, folder: Path, assignment: str | None = None) -> int:
     print()
     print(f"Autograded notebooks: {course.root / 'autograded'}/<student>/{assignment}/")
     print(f"Results (Gradescope format): {course.root / 'autograded'}/<student>/{assignment}/results.json")
-    print(f"Gradebook: {course.root / 'gradebook.db'}")
+    print(f"Gradebook: {gradebook_url(course)}")
     print(isolation().summary())
     print(f"Finished in {elapsed:.0f} s.")
     for student_id, expected, got in mismatches:

@@ -36,9 +36,8 @@ def alembic_head() -> str:
 
 def upgrade(db_url: str, revision: str = "head") -> None:
     """nbgrader.dbutil.upgrade run by this interpreter, after repairing a half-built gradebook."""
-    if db_url.startswith("sqlite:///"):
-        if problem := repair_half_built(Path(db_url.split(":///", 1)[1])):
-            print(problem, file=sys.stderr)
+    if db_url.startswith("sqlite:///") and (problem := repair_half_built(Path(db_url.split(":///", 1)[1]))):
+        print(problem, file=sys.stderr)
     with nbgrader.dbutil._temp_alembic_ini(db_url) as alembic_ini:
         subprocess.check_call([sys.executable, "-m", "alembic", "-c", alembic_ini, "upgrade", revision])
 

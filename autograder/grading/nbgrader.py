@@ -56,24 +56,36 @@ def run_nbgrader(course: Course, *args: str, check: bool = True) -> subprocess.C
     return done
 
 
+def gradebook_url(course: Course) -> str:
+    """The gradebook's URL as nbgrader_config.py sets it, or nbgrader's default."""
+    config = course_config(course)
+    return config.CourseDirectory.get("db_url") or f"sqlite:///{course.root / 'gradebook.db'}"
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The file of an SQLite gradebook's URL; None for a server's."""
+    return Path(url.split(":///", 1)[1]) if url.startswith("sqlite:///") else None
+
+
 def gradebook_ready(course: Course) -> None:
-    """Let nbgrader create the gradebook whatever PATH holds, and repair one that an earlier
-    creation left half built (autograder.grading.gradebook)."""
+    """Let nbgrader create the gradebook whatever PATH holds, and repair an SQLite one that an
+    earlier creation left half built (autograder.grading.gradebook)."""
     alembic_in_process()
-    if problem := repair_half_built(course.root / "gradebook.db"):
+    file = sqlite_file(gradebook_url(course))
+    if file and (problem := repair_half_built(file)):
         log.warning("%s", problem)
 
 
 def open_gradebook(course: Course) -> Gradebook:
     """The course's gradebook, created if needed."""
     gradebook_ready(course)
-    return Gradebook(course.gradebook_url, course_id=course_id(course))
+    return Gradebook(gradebook_url(course), course_id=course_id(course))
 
 
 def course_id(course: Course) -> str:
     """The course id nbgrader_config.py sets (nbgrader's default, "", when it sets none)."""
     config = course_config(course)
-    return config.CourseDirectory.get("course_id", "") if "CourseDirectory" in config else ""
+    return config.CourseDirectory.get("course_id", "")
 
 
 def course_config(course: Course) -> Config:
