@@ -12,6 +12,7 @@ from autograder.course import Course
 
 
 def _autograde(args: argparse.Namespace) -> int:
+    from autograder.grading.pool import ClusterRefused
     from autograder.grading.run import grade_class
     from autograder.judge.isolation.sandbox import ISOLATION_WAIVER, IsolationUnavailable, isolation
 
@@ -19,9 +20,14 @@ def _autograde(args: argparse.Namespace) -> int:
         os.environ[ISOLATION_WAIVER] = "1"  # read by every sandbox the grading starts
     course = Course.find()
     try:
-        results = grade_class(course, args.assignment, args.student or None, jobs=args.jobs, force=args.force)
+        results = grade_class(
+            course, args.assignment, args.student or None, args.jobs, args.force, args.scheduler
+        )
     except IsolationUnavailable as refused:
         print(refused, file=sys.stderr)
+        return 2
+    except ClusterRefused as refused:
+        print(f"nnla autograde: {refused}", file=sys.stderr)
         return 2
     failed = [s for s, r in results.items() if r is None or r["extra_data"].get("fingerprint") is None]
     for student, res in sorted(results.items()):
@@ -200,6 +206,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="students graded in parallel (default: cores)",
     )
     p.add_argument("--force", action="store_true", help="regrade students already graded and unchanged")
+    p.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="grade on the workers of this Dask scheduler (tcp://host:8786), or on a local cluster of "
+        "--jobs worker processes (`local`); needs nnla[cluster] and a PostgreSQL gradebook",
+    )
     p.add_argument(
         "--without-isolation",
         action="store_true",

@@ -18,6 +18,7 @@ from autograder.notebooks import autograded_points, graded_items, is_solution, n
 from autograder.plugin import load_plugin
 from autograder.submissions import SOLUTION, fill_notebook
 from tests.browser import JupyterServer, launch, missing_browser
+from tests.servers import missing_postgres
 
 REPO = Path(__file__).resolve().parents[1]
 ASSIGNMENT = "ch177"
@@ -183,6 +184,8 @@ def jupyter_server(tmp_path_factory):
 def pytest_terminal_summary(terminalreporter):
     if (why := missing_browser()) is not None:
         terminalreporter.write_line(f"browser tests not run: {why}")
+    if (why := missing_postgres()) is not None:
+        terminalreporter.write_line(f"cluster tests not run: {why}")
 
 
 @pytest.fixture(scope="session")

@@ -30,11 +30,18 @@ RUN_PREFIX = "nnla-run-"
 STUDENT_WALL_SECONDS = 30 * 60  # far above any submission the limits let through
 
 
+class ClusterRefused(RuntimeError):
+    """A run cannot grade on the cluster it was given (autograder.grading.cluster); no student
+    was graded."""
+
+
 class GradingProcess:
     """One `python -m autograder.grading.process` and the student it is grading."""
 
-    def __init__(self, course: Course, assignment: str, run_dir: Path, log: Path):
-        env = tool_env()
+    def __init__(
+        self, course: Course, assignment: str, run_dir: Path, log: Path, env: dict[str, str] | None = None
+    ):
+        env = {**tool_env(), **(env or {})}
         env["TMPDIR"] = str(run_dir)  # kernel and judge scratch: removed with the run, even after a kill
         with open(log, "ab") as stderr:
             self.popen = subprocess.Popen(
@@ -82,7 +89,7 @@ class GradingPool:
         self.course, self.assignment, self.jobs = course, assignment, jobs
         self.log = course.root / "logs" / assignment / "grading.log"
         self.log.parent.mkdir(parents=True, exist_ok=True)
-        self.run_dir = _new_run_dir()
+        self.run_dir = new_run_dir()
         self.idle: list[GradingProcess] = []
 
     def __enter__(self) -> GradingPool:
@@ -123,7 +130,7 @@ class GradingPool:
                     reply = process.reply()
                     if reply is None:
                         process.popen.wait()
-                        on_done(_crashed(self.course, self.assignment, process))
+                        on_done(crashed(self.course, self.assignment, process))
                         if not pending:
                             continue
                         process = GradingProcess(self.course, self.assignment, self.run_dir, self.log)
@@ -144,10 +151,15 @@ def _kill_overdue(selector: selectors.BaseSelector) -> None:
             key.data.popen.kill()
 
 
-def _crashed(course: Course, assignment: str, process: GradingProcess) -> dict:
-    student = process.student
-    seconds = time.monotonic() - process.since
+def crashed(course: Course, assignment: str, process: GradingProcess) -> dict:
+    """The reply for the student whose grading process died."""
     message = f"Grading stopped: the grading process ended with exit code {process.popen.returncode}."
+    return failed(course, assignment, process.student, message, time.monotonic() - process.since)
+
+
+def failed(course: Course, assignment: str, student: str, message: str, seconds: float) -> dict:
+    """A reply, as a grading process gives, for a student whose grading stopped: their
+    results.json says why and has no fingerprint, so the next run grades them again."""
     results = finish_results(course, assignment, student, [message], None, seconds)
     return {
         "student": student,
@@ -160,17 +172,17 @@ def _crashed(course: Course, assignment: str, process: GradingProcess) -> dict:
     }
 
 
-def _new_run_dir() -> Path:
+def new_run_dir(prefix: str = RUN_PREFIX) -> Path:
     """A scratch folder for this run's kernels; folders of runs that were killed are removed first."""
     base = Path(tempfile.gettempdir())
-    for old in base.glob(f"{RUN_PREFIX}*"):
+    for old in base.glob(f"{prefix}*"):
         try:
             alive = Path(f"/proc/{int((old / 'owner').read_text())}").exists()
         except (OSError, ValueError):
             alive = time.time() - old.stat().st_mtime < 3600  # perhaps a run that is just starting
         if not alive:
             shutil.rmtree(old, ignore_errors=True)
-    run_dir = Path(tempfile.mkdtemp(prefix=RUN_PREFIX))
+    run_dir = Path(tempfile.mkdtemp(prefix=prefix))
     # Without namespaces a sandbox reaches its scratch folder through this one, as its own uid:
     # it may pass through, not list (the scratch folders are each their own uid's, mode 700).
     os.chmod(run_dir, 0o711)

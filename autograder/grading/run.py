@@ -8,7 +8,7 @@ from autograder.course import Course
 from autograder.grading.fingerprint import grader_fingerprint, submission_fingerprint
 from autograder.grading.intake import refused_student_id
 from autograder.grading.nbgrader import open_gradebook, register_assignment
-from autograder.grading.pool import GradingPool
+from autograder.grading.pool import ClusterRefused, GradingPool
 from autograder.grading.progress import Progress
 from autograder.grading.results import in_gradebook, read_results, refresh_results
 from autograder.judge.isolation.sandbox import require_isolation
@@ -22,8 +22,12 @@ def grade_class(
     students: list[str] | None = None,
     jobs: int = 1,
     force: bool = False,
+    scheduler: str | None = None,
 ) -> dict[str, dict]:
     """Autograde the given students (default: every submission) and return their results.
+
+    With `scheduler` (a Dask scheduler's address, or "local"), the students are graded on that
+    cluster's workers (autograder.grading.cluster); raises ClusterRefused where it cannot grade.
 
     A student already graded under the same fingerprint (same files, same grader) is skipped
     unless `force`, so running this again after an interruption grades only what is left. A
@@ -43,7 +47,7 @@ def grade_class(
     fingerprints = {s: submission_fingerprint(course, s, assignment, grader) for s in students}
     # Judged by results.json alone, to start grading processes early; the gradebook has the last word below.
     changed = {s for s in students if force or not _results_match(course, assignment, s, fingerprints[s])}
-    with GradingPool(course, assignment, jobs) as pool:
+    with _pool(course, assignment, jobs, scheduler, grader) as pool:
         pool.start(len(changed))
         register_assignment(course, course.manifest(assignment))
         with open_gradebook(course) as gb:
@@ -59,6 +63,18 @@ def grade_class(
         progress.close()
     refresh_results(course, assignment, students)  # grades given in formgrader since, graded or skipped
     return {student: read_results(course, assignment, student) for student in students}
+
+
+def _pool(course: Course, assignment: str, jobs: int, scheduler: str | None, grader: str):
+    if scheduler is None:
+        return GradingPool(course, assignment, jobs)
+    try:
+        from autograder.grading.cluster import ClusterPool
+    except ImportError as missing:
+        raise ClusterRefused(
+            f"grading on a cluster needs Dask ({missing}): pip install 'nnla[cluster]'"
+        ) from None
+    return ClusterPool(course, assignment, scheduler, jobs, grader)
 
 
 def _results_match(course: Course, assignment: str, student: str, fingerprint: str) -> bool:
