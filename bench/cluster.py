@@ -99,45 +99,67 @@ def in_gradebook(course: Path, gradebook: str) -> dict[str, int]:
         del os.environ["NNLA_GRADEBOOK_URL"]
 
 
-def grade(template: Path, work: Path, ids: list[str], args: list[str], gradebook: str) -> bench.Run:
+def tree_cpu_seconds(roots: list[int]) -> float:
+    """CPU seconds of the processes below `roots` (roots included): each live one's own, and
+    its children's that it has waited for (which include theirs)."""
+    ppid = bench.parents()
+    children: dict[int, list[int]] = {}
+    for pid, parent in ppid.items():
+        children.setdefault(parent, []).append(pid)
+    total, stack = 0.0, list(roots)
+    while stack:
+        pid = stack.pop()
+        try:
+            with open(f"/proc/{pid}/stat", "rb") as f:
+                fields = f.read().rsplit(b")", 1)[1].split()
+        except OSError:
+            continue
+        total += sum(int(v) for v in fields[11:15]) / os.sysconf("SC_CLK_TCK")  # utime stime cutime cstime
+        stack.extend(children.get(pid, ()))
+    return total
+
+
+def grade(
+    template: Path, work: Path, ids: list[str], args: list[str], gradebook: str, servers: list[int]
+) -> tuple[float, float]:
+    """Wall seconds, and CPU seconds of the command's and the servers' process trees."""
     course = bench.fresh_copy(template, work / "course")
     cmd = [sys.executable, "-m", "autograder.cli", "autograde", bench.ASSIGNMENT, *args]
-    os.environ["NNLA_GRADEBOOK_URL"] = gradebook  # bench.measure runs it with this environment
-    try:
-        run, code = bench.measure(cmd, course, work / "nnla.log", worker_marker="autograder.grading.process")
-    finally:
-        del os.environ["NNLA_GRADEBOOK_URL"]
-    run.done = sum(
-        bench.has_results(course / "autograded" / s / bench.ASSIGNMENT / "results.json") for s in ids
-    )
-    if code or run.done != len(ids):
-        bench.fail(f"{' '.join(args)}: exit {code}, {run.done}/{len(ids)} results.json", work / "nnla.log")
-    return run
+    env = {**bench.tool_env(), "NNLA_GRADEBOOK_URL": gradebook}
+    servers_before, own_before = tree_cpu_seconds(servers), bench.own_cpu_seconds()
+    started = time.monotonic()
+    with open(work / "nnla.log", "wb") as log:
+        code = bench.subprocess.run(
+            cmd, cwd=course, env=env, stdout=log, stderr=bench.subprocess.STDOUT
+        ).returncode
+    seconds = time.monotonic() - started
+    cpu = tree_cpu_seconds(servers) - servers_before + bench.own_cpu_seconds() - own_before
+    done = sum(bench.has_results(course / "autograded" / s / bench.ASSIGNMENT / "results.json") for s in ids)
+    if code or done != len(ids):
+        bench.fail(f"{' '.join(args)}: exit {code}, {done}/{len(ids)} results.json", work / "nnla.log")
+    return seconds, cpu
 
 
 def overhead(scratch: Path, students: int, postgres: Postgres, dask: DaskCluster) -> None:
     template = scratch / "class"
     ids = bench.build_class(template, students)
+    # PostgreSQL's server works for both; the idle Dask processes are counted in both too.
+    servers = [postgres.process.pid, *(p.pid for p in dask.processes)]
     runs = {}
     for name, args in (("local", ["--jobs", "2"]), ("dask", ["--scheduler", dask.address])):
-        work = scratch / name
+        work = scratch / f"run-{name}"
         work.mkdir()
-        runs[name] = grade(template, work, ids, args, postgres.new_database(f"overhead_{name}"))
-        print(
-            f"  {name}: {runs[name].seconds:.1f} s,"
-            f" other processes kept {runs[name].other_cores:.2f} CPUs busy"
-        )
+        runs[name] = grade(template, work, ids, args, postgres.new_database(f"overhead_{name}"), servers)
+        print(f"  {name}: {runs[name][0]:.1f} s", flush=True)
     print(f"\n{'':<8} {'wall s':>8} {'s/sub':>7} {'cpu s/sub':>9}")
-    for name, run in runs.items():
-        print(
-            f"{name:<8} {run.seconds:>8.1f} {run.seconds / students:>7.2f} {run.cpu_seconds / students:>9.2f}"
-        )
-    extra = (runs["dask"].seconds - runs["local"].seconds) / students
+    for name, (seconds, cpu) in runs.items():
+        print(f"{name:<8} {seconds:>8.1f} {seconds / students:>7.2f} {cpu / students:>9.2f}")
+    extra = (runs["dask"][0] - runs["local"][0]) / students
+    extra_cpu = (runs["dask"][1] - runs["local"][1]) / students
     print(
-        f"\nDask's overhead per submission: {extra:+.3f} s"
-        f" ({runs['dask'].seconds / runs['local'].seconds:.2f}x the local pool's time)"
+        f"\nDask's cost per submission: {extra:+.3f} s wall, {extra_cpu:+.3f} CPU s"
+        f" ({runs['dask'][0] / runs['local'][0]:.2f}x the local pool's time)"
     )
-    print("  (the dask CPU column counts the coordinator only: the workers are not its children)")
 
 
 def soak(scratch: Path, students: int, postgres: Postgres, dask: DaskCluster, nannies: list[int]) -> None:
@@ -212,7 +234,6 @@ def main() -> int:
     args = parser.parse_args()
     if problem := missing_postgres():
         raise SystemExit(f"cannot run: {problem}")
-    bench.adopt_orphans()
     postgres = Postgres()
     scratch = Path(tempfile.mkdtemp(prefix="nnla-bench-cluster-"))
     dask = DaskCluster(scratch / "dask")
