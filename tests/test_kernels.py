@@ -201,3 +201,31 @@ def test_a_cell_that_floods_its_output_stops_its_kernel_the_same_way_every_time(
     assert "Output of this cell cut after 1,000 bytes" in flooded[-2].text
     assert flooded[-1].ename == KERNEL_DIED
     assert "Not run: the kernel had stopped in cell 2" in done.cells[2].outputs[0].text
+
+
+@pytest.mark.parametrize("warm", [True, False])
+def test_a_cell_that_runs_out_of_memory_stops_its_kernel_there_every_time(folder, warm):
+    """After a MemoryError the kernel sits at its address-space limit, where what fails next
+    varies from run to run: it is stopped in that cell, forked or fresh, every time."""
+    config = Config()
+    config.SandboxedKernelManager.memory_mb = 1024
+    config.SandboxedKernelManager.warm_start = warm
+    hog = "hog = []\nwhile True:\n    hog.append(bytearray(10**8))"
+    cells = [new_code_cell("print('before')"), new_code_cell(hog), new_code_cell("print('after')")]
+    for _ in range(2):
+        done, _ = SandboxedExecute(config=config).preprocess(
+            new_notebook(cells=cells), {"metadata": {"path": str(folder)}}
+        )
+        assert done.cells[0].outputs[0].text == "before\n"
+        assert [out.get("ename") for out in done.cells[1].outputs] == ["MemoryError", KERNEL_DIED]
+        assert "Not run: the kernel had stopped in cell 2" in done.cells[2].outputs[0].text
+
+
+def test_a_refused_allocation_that_is_caught_does_not_stop_the_kernel(folder):
+    cell = "try:\n    big = bytearray(10**13)\nexcept MemoryError:\n    print('refused')"
+    done, _ = SandboxedExecute().preprocess(
+        new_notebook(cells=[new_code_cell(cell), new_code_cell("print('after')")]),
+        {"metadata": {"path": str(folder)}},
+    )
+    assert done.cells[0].outputs[0].text == "refused\n"
+    assert done.cells[1].outputs[0].text == "after\n"

@@ -308,14 +308,25 @@ class SandboxedExecute(Execute):
             cell.outputs = [_notice(f"Not run: the kernel had stopped in cell {self._died_in + 1}.")]
             return cell, resources
         try:
-            return super().preprocess_cell(cell, resources, index)
+            cell, resources = super().preprocess_cell(cell, resources, index)
         # A kernel that answers neither the cell nor the interrupt at its time limit (nbclient's
         # CellTimeoutError) has stopped as surely as one that died, and is killed at the end.
         except (DeadKernelError, CellTimeoutError):
-            self._died_in = index
-            self.log.warning("The kernel stopped while running cell %d; later cells are not run", index + 1)
-            cell.outputs.append(new_output("error", ename=KERNEL_DIED, evalue=DIED, traceback=[]))
+            self._stopped(cell, index)
             return cell, resources
+        # A MemoryError leaves the kernel at its address-space limit (the traceback holds what the
+        # cell allocated), where what fails next, and when, differs from run to run: a later
+        # cell, ipykernel's own threads or the whole kernel. It stops here instead, every time.
+        if any(out.get("ename") == "MemoryError" for out in cell.outputs):
+            self._kill()
+            self._stopped(cell, index)
+        return cell, resources
+
+    def _stopped(self, cell, index: int) -> None:
+        """Mark the kernel stopped in cell `index`: it says so, and later cells are not run."""
+        self._died_in = index
+        self.log.warning("The kernel stopped while running cell %d; later cells are not run", index + 1)
+        cell.outputs.append(new_output("error", ename=KERNEL_DIED, evalue=DIED, traceback=[]))
 
     def output(self, outs, msg, display_id, cell_index):
         content = msg.get("content", {})
@@ -330,9 +341,12 @@ class SandboxedExecute(Execute):
             # A runaway print loop would run to the time limit, or die at the memory limit as the
             # kernel buffers its output, whichever comes first on the day: it stops here instead,
             # the same way every time (nbclient then finds the kernel dead).
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.km.provisioner.pgid, signal.SIGKILL)
+            self._kill()
         return None
+
+    def _kill(self) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.km.provisioner.pgid, signal.SIGKILL)
 
 
 def _notice(text: str):
