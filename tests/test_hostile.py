@@ -2,6 +2,7 @@
 
 import hashlib
 import json
+import shutil
 import socket
 import tempfile
 import threading
@@ -91,7 +92,8 @@ def hostile_run(repo, tmp_path_factory):
     finally:
         tempfile.tempdir = default
         listener.close()
-    return course, results, before, fingerprint(*protected), config_before, listener, scratch
+    yield course, results, before, fingerprint(*protected), config_before, listener, scratch
+    shutil.rmtree(scratch, ignore_errors=True)
 
 
 def test_the_grading_run_completes_for_every_student(hostile_run):
