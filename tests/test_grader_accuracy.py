@@ -111,3 +111,50 @@ def test_bug_loses_points_in_its_own_cell_with_its_tag(grade, notebook, name):
             assert verdict.score == verdict.points, (
                 f"a bug in {buggy_name} cost points in {grade_id}:\n{verdict_text(verdict)}"
             )
+
+
+# Student code that hangs or runs out of memory on some inputs: a property stops at the first
+# such input and says so with that input, without shrinking (each call would take seconds),
+# and never reads as the grader's fault or as flaky code.
+LIMITS_REACHED = {
+    "hangs on invalid sizes": (
+        "def count_params(layer_sizes):\n"
+        "    if len(layer_sizes) < 2 or any(not isinstance(s, int) or s <= 0 for s in layer_sizes):\n"
+        "        while True:\n"
+        "            pass\n"
+        "    return sum(a * b + b for a, b in zip(layer_sizes, layer_sizes[1:]))\n",
+        {"count_params_values": 2, "count_params_errors": 0},
+        "the call did not finish within 5 s",
+    ),
+    "fills the memory": (
+        "def count_params(layer_sizes):\n"
+        "    hog = []\n"
+        "    while True:\n"
+        "        hog.append(bytearray(10**8))\n",
+        {"count_params_values": 0, "count_params_errors": 0},
+        "the call ran out of memory (the limit is 1024 MB): cell count_params_solution, line 4",
+    ),
+    "builds the weights to count them": (
+        "def count_params(layer_sizes):\n"
+        "    if len(layer_sizes) < 2 or any(type(s) is not int or s <= 0 for s in layer_sizes):\n"
+        "        raise ValueError('need two or more positive integer sizes')\n"
+        "    layers = [(np.zeros((b, a)), np.zeros(b)) for a, b in zip(layer_sizes, layer_sizes[1:])]\n"
+        "    return sum(W.size + bias.size for W, bias in layers)\n",
+        {"count_params_values": 1, "count_params_errors": 1},
+        "the call ran out of memory (the limit is 1024 MB): Unable to allocate 7.28 TiB",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(LIMITS_REACHED))
+def test_a_call_that_reaches_a_limit_fails_its_property_at_once_with_its_input(grade, case):
+    code, scores, said = LIMITS_REACHED[case]
+    verdicts = grade("01_param_count", f"limits-{case}", {"count_params_solution": code})
+    assert {g: v.score for g, v in verdicts.items()} == scores, _report(verdicts)
+    feedback = _report(verdicts)
+    for result in (r for v in verdicts.values() for r in v.results if not r.passed):
+        text = result.gave_up or ""
+        assert text.startswith(said), feedback
+        assert result.failure is not None and result.failure.inputs, feedback  # the input is shown
+    assert "input that shows it" in feedback
+    assert "grader's side" not in feedback and "different answers" not in feedback

@@ -52,7 +52,12 @@ def test_forked_kernels_give_the_same_scores_outputs_and_tags_as_fresh_ones(grad
     assert set(warm) == set(fresh)
     assert len(warm) == len(demo_students()) + len(accuracy_students()) + len(HOSTILE)
     different = [student for student in warm if warm[student]["tests"] != fresh[student]["tests"]]
-    assert different == []
+    assert different == [], "\n".join(
+        f"{student} / {w['name']}:\n  forked: {w['output'][-600:]!r}\n  fresh:  {f['output'][-600:]!r}"
+        for student in different
+        for w, f in zip(warm[student]["tests"], fresh[student]["tests"])
+        if w != f
+    )
     assert {r["score"] for r in warm.values()} != {0.0}  # the run graded something
 
 

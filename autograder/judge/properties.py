@@ -124,20 +124,25 @@ class StudentCalls:
     ):
         """The value the student's callable returned; Failure if it raised. `shared` and
         `trusted`: see StudentProcess.call."""
-        reply = self.process.call(
-            self.notebook,
+        reply = self.attempt(
             target,
             *args,
+            inputs=inputs,
             path=path,
             seed=seed,
             watch_banned=watch_banned,
-            timeout=self.call_seconds,
             shared=shared,
             trusted=trusted,
             **kwargs,
         )
-        self.last = reply
         return self._value(reply, _describe_target(target, path), inputs)
+
+    def attempt(self, target: str | int, *args, inputs: dict | None = None, **options) -> Reply:
+        """What calling the student's callable did, a value or an error, as the worker reports it.
+        `inputs`: the example, as feedback shows it; `options`: StudentProcess.call's, and the
+        callable's keyword arguments."""
+        self.last = self.process.call(self.notebook, target, *args, timeout=self.call_seconds, **options)
+        return self.last
 
     def get(self, target: str | int, *path, inputs: dict | None = None):
         reply = self.process.get(self.notebook, target, *path, timeout=self.call_seconds)
@@ -280,7 +285,7 @@ def expect_raises(
     student: StudentCalls, error: str, target: str, *args, inputs: dict, tags: tuple[str, ...] = ()
 ) -> None:
     """The call must raise `error` (by class name); returning or raising another type fails."""
-    reply = student.process.call(student.notebook, target, *args, timeout=student.call_seconds)
+    reply = student.attempt(target, *args, inputs=inputs)
     if reply.ok:
         raise Failure(
             f"{target} should raise {error}, but returned a value",

@@ -94,8 +94,8 @@ class BudgetedCalls(StudentCalls):
         except StudentCrash as e:
             raise GiveUp(str(e)) from None
 
-    def call(self, *args, **kwargs):
-        return self._guard(super().call, *args, **kwargs)
+    def attempt(self, *args, **kwargs):
+        return self._guard(super().attempt, *args, **kwargs)
 
     def get(self, *args, **kwargs):
         return self._guard(super().get, *args, **kwargs)

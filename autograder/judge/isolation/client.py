@@ -45,6 +45,12 @@ class StudentCrash(Exception):
     """The student's process ended or sent something that is not a wire frame."""
 
 
+class StudentOutOfMemory(StudentCrash):
+    """A call raised MemoryError: the student's code reached its memory limit. Like a crash,
+    it ends the property at once: shrinking would make call after call fill the memory, each
+    taking long enough that how far it got before the exercise's time ran out varied by run."""
+
+
 @dataclass
 class Reply:
     """What one call of student code did."""
@@ -333,7 +339,7 @@ class StudentProcess:
 
     def _reply(self, answer: dict) -> Reply:
         try:
-            return Reply(
+            reply = Reply(
                 ok=bool(answer.get("ok")),
                 value=wire.decode(answer.get("value")),
                 error=_plain_error(answer.get("error")),
@@ -343,6 +349,11 @@ class StudentProcess:
             )
         except (wire.WireError, TypeError, ValueError, AttributeError, RecursionError) as e:
             raise StudentCrash(f"the student's process sent malformed data ({e})") from None
+        if reply.error and "MemoryError" in reply.error["bases"]:
+            said = ": ".join(filter(None, [reply.error["message"], *reply.error["where"][-1:]]))
+            limit = f"the call ran out of memory (the limit is {self.limits['memory_mb']} MB)"
+            raise StudentOutOfMemory(f"{limit}: {said}" if said else limit)
+        return reply
 
     def _read(self, timeout: float) -> dict:
         """One frame from the worker within `timeout` seconds, or kill it."""
