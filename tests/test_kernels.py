@@ -9,13 +9,20 @@ import re
 import time
 from pathlib import Path
 
+import nbformat
 import pytest
 from nbclient import NotebookClient
 from nbclient.exceptions import DeadKernelError
 from nbformat.v4 import new_code_cell, new_notebook
 from traitlets.config import Config
 
-from autograder.judge.kernel import KERNEL_DIED, SandboxedExecute, SandboxedKernelManager, kernel_zygote
+from autograder.judge.kernel import (
+    KERNEL_DIED,
+    SandboxedExecute,
+    SandboxedKernelManager,
+    kernel_zygote,
+    stopped_kernels,
+)
 from tests.conftest import needs_isolation
 
 pytestmark = [pytest.mark.e2e, needs_isolation]
@@ -229,3 +236,48 @@ def test_a_refused_allocation_that_is_caught_does_not_stop_the_kernel(folder):
     )
     assert done.cells[0].outputs[0].text == "refused\n"
     assert done.cells[1].outputs[0].text == "after\n"
+
+
+FORK_BOMB = """import os
+while True:
+    try:
+        os.fork()
+    except OSError:
+        pass"""
+
+
+@pytest.mark.parametrize("warm", [True, False])
+@pytest.mark.parametrize("hang", ["while True:\n    pass", FORK_BOMB])
+def test_a_cell_at_its_time_limit_stops_its_kernel_there_every_time(folder, warm, hang):
+    """Not interrupted: whether a fork bomb's kernel answered the interrupt varied by run."""
+    config = Config()
+    config.SandboxedExecute.timeout = 3
+    config.SandboxedKernelManager.warm_start = warm
+    cells = [new_code_cell("print('before')"), new_code_cell(hang), new_code_cell("print('after')")]
+    for _ in range(2):
+        started = time.monotonic()
+        done, _ = SandboxedExecute(config=config).preprocess(
+            new_notebook(cells=cells), {"metadata": {"path": str(folder)}}
+        )
+        assert time.monotonic() - started < 30
+        assert done.cells[0].outputs[0].text == "before\n"
+        assert done.cells[1].outputs[-1].ename == KERNEL_DIED
+        assert "Not run: the kernel had stopped in cell 2" in done.cells[2].outputs[0].text
+        assert done.metadata["nnla_kernel_stopped_in"] == 2
+
+
+def test_where_a_kernel_stopped_is_read_from_the_notebook_not_from_its_cells(folder, tmp_path):
+    """The judge replaces a test cell's outputs, the KernelDied error with them; the notebook's
+    metadata still says where the kernel stopped, and a submission cannot say it for the run."""
+    config = Config()
+    config.SandboxedExecute.timeout = 3
+    nb = new_notebook(cells=[new_code_cell("1"), new_code_cell("while True:\n    pass")])
+    nb.metadata["nnla_kernel_stopped_in"] = 1  # a forged claim, from the submission
+    done, _ = SandboxedExecute(config=config).preprocess(nb, {"metadata": {"path": str(folder)}})
+    done.cells[1].outputs = []  # as the judge's verdict replaces them
+    nbformat.write(done, tmp_path / "01_x.ipynb")
+    nbformat.write(new_notebook(cells=[new_code_cell("1")]), tmp_path / "02_y.ipynb")
+    assert stopped_kernels(tmp_path) == [
+        "01_x.ipynb: the kernel stopped while running cell 2; the cells after it were not run "
+        "(the judge graded the exercises all the same)."
+    ]

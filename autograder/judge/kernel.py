@@ -48,10 +48,10 @@ from autograder.judge.isolation.sandbox import (
 )
 
 KERNEL_DIED = "KernelDied"
+STOPPED_KEY = "nnla_kernel_stopped_in"  # notebook metadata: the cell (from 1) where the kernel stopped
 DIED = (
-    "the kernel stopped while running this cell (os._exit, a crash, a kill at the time or memory "
-    "limit or for runaway output, or no answer even to the interrupt at the cell's time limit); "
-    "the cells below were not run"
+    "the kernel stopped while running this cell (at the cell's time limit, os._exit, a crash, or "
+    "a kill at the memory limit or for runaway output); the cells below were not run"
 )
 
 
@@ -280,11 +280,17 @@ class SandboxedExecute(Execute):
 
     It keeps at most `max_output_bytes` of each cell's output: a print loop can stream
     gigabytes, which nbclient would otherwise hold in memory until the cell times out. A kernel
-    that dies (`os._exit`, a crash, a kill at a limit), stops answering or prints more than
-    `stop_output_bytes` in one cell (it is then stopped) costs only its notebook's run:
-    the cell says so, later cells are left unrun, and grading goes on, since the judge decides
-    the autograded cells outside the kernel.
+    that dies (`os._exit`, a crash, a kill at a limit), reaches a cell's time limit, runs out of
+    memory or prints more than `stop_output_bytes` in one cell (it is then stopped) costs only
+    its notebook's run: the cell says so, later cells are left unrun, the notebook's metadata
+    records the cell (`stopped_kernels`), and grading goes on, since the judge decides the
+    autograded cells outside the kernel.
     """
+
+    # Interrupting a cell at its time limit leaves the outcome to the code that was running: a
+    # fork bomb's copies of the kernel, threads or signal handlers answer the interrupt on some
+    # runs and not on others. A cell that reaches its limit stops the kernel, every time.
+    interrupt_on_timeout = Bool(False, help="Not used: a cell at its time limit stops the kernel.")
 
     max_output_bytes = Integer(1_000_000, help="Output kept per cell, in bytes.").tag(config=True)
     stop_output_bytes = Integer(
@@ -299,6 +305,7 @@ class SandboxedExecute(Execute):
 
     def preprocess(self, nb, resources=None, km=None):
         self._output_bytes, self._died_in = {}, None
+        nb.metadata.pop(STOPPED_KEY, None)  # only this run says where its kernel stopped
         return super().preprocess(nb, resources, km)
 
     def preprocess_cell(self, cell, resources, index):
@@ -309,9 +316,8 @@ class SandboxedExecute(Execute):
             return cell, resources
         try:
             cell, resources = super().preprocess_cell(cell, resources, index)
-        # A kernel that answers neither the cell nor the interrupt at its time limit (nbclient's
-        # CellTimeoutError) has stopped as surely as one that died, and is killed at the end.
         except (DeadKernelError, CellTimeoutError):
+            self._kill()
             self._stopped(cell, index)
             return cell, resources
         # A MemoryError leaves the kernel at its address-space limit (the traceback holds what the
@@ -327,6 +333,8 @@ class SandboxedExecute(Execute):
         self._died_in = index
         self.log.warning("The kernel stopped while running cell %d; later cells are not run", index + 1)
         cell.outputs.append(new_output("error", ename=KERNEL_DIED, evalue=DIED, traceback=[]))
+        # The judge replaces a test cell's outputs, so the notebook, not the cell, keeps this.
+        self.nb.metadata[STOPPED_KEY] = index + 1
 
     def output(self, outs, msg, display_id, cell_index):
         content = msg.get("content", {})
@@ -357,11 +365,10 @@ def stopped_kernels(folder: Path) -> list[str]:
     """A message for each autograded notebook in `folder` whose kernel stopped in a cell."""
     messages = []
     for path in sorted(folder.glob("*.ipynb")):
-        nb = nbformat.read(path, as_version=4)
-        for index, cell in enumerate(nb.cells):
-            if any(out.get("ename") == KERNEL_DIED for out in cell.get("outputs", [])):
-                messages.append(
-                    f"{path.name}: the kernel stopped while running cell {index + 1}; the cells after it "
-                    "were not run (the judge graded the exercises all the same)."
-                )
+        cell = nbformat.read(path, as_version=4).metadata.get(STOPPED_KEY)
+        if isinstance(cell, int):
+            messages.append(
+                f"{path.name}: the kernel stopped while running cell {cell}; the cells after it "
+                "were not run (the judge graded the exercises all the same)."
+            )
     return messages
