@@ -29,6 +29,8 @@ from nbconvert.filters.markdown_mistune import IPythonRenderer, MarkdownWithMath
 from nbformat import NotebookNode
 from nbgrader.preprocessors import NbGraderPreprocessor
 
+from autograder.judge.kernel import STOPPED_KEY
+
 URL_SCHEMES = {"http", "https", "mailto", "data"}
 SAFE_IMAGES = ("image/png", "image/jpeg", "image/gif")
 BASE64 = re.compile(r"[A-Za-z0-9+/=\s]*")
@@ -73,7 +75,10 @@ def is_instructors(cell: NotebookNode) -> bool:
 
 def sanitize_notebook(nb: NotebookNode) -> NotebookNode:
     """Clean, in place, everything of `nb` a page renders that the student could have written."""
+    stopped_in = nb.metadata.get(STOPPED_KEY)
     nb.metadata = NotebookNode({k: v for k, v in nb.metadata.items() if k in NOTEBOOK_METADATA})
+    if type(stopped_in) is int:  # the grader's record of where the kernel stopped: a number, inert
+        nb.metadata[STOPPED_KEY] = stopped_in
     for cell in nb.cells:
         _clean_tags(cell)
         if not is_instructors(cell):
