@@ -103,3 +103,12 @@ def test_the_instructors_cells_keep_their_markdown_and_the_students_are_cleaned(
     assert raw.source == "raw text"
     assert code.source == "print('<script>')"  # shown as code, escaped by every page
     assert set(nb.metadata) == {"language_info"}
+
+
+@pytest.mark.parametrize(
+    ("value", "kept"), [(4, True), ("<script>4</script>", False), (True, False), ([4], False)]
+)
+def test_where_the_kernel_stopped_is_kept_only_as_a_number(value, kept):
+    nb = new_notebook(cells=[new_code_cell("1")], metadata={"nnla_kernel_stopped_in": value, "x": 1})
+    sanitize_notebook(nb)
+    assert nb.metadata == ({"nnla_kernel_stopped_in": 4} if kept else {})
