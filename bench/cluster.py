@@ -203,7 +203,8 @@ def soak(scratch: Path, students: int, postgres: Postgres, dask: DaskCluster, na
     for nanny, samples in memory.samples.items():
         tenth = max(1, len(samples) // 10)
         first, last = statistics.median(samples[:tenth]), statistics.median(samples[-tenth:])
-        tenths = [statistics.median(samples[i : i + tenth]) for i in range(0, tenth * 10, tenth)]
+        starts = range(0, len(samples) - tenth + 1, tenth)
+        tenths = [statistics.median(samples[i : i + tenth]) for i in starts]
         print(
             f"  worker {nanny}: {len(samples)} samples, first tenth {first:.0f} MB, last tenth {last:.0f} MB,"
             f" peak {max(samples):.0f} MB; median of each tenth: {', '.join(f'{m:.0f}' for m in tenths)}"
