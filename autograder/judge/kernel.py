@@ -290,7 +290,7 @@ class SandboxedExecute(Execute):
     # Interrupting a cell at its time limit leaves the outcome to the code that was running: a
     # fork bomb's copies of the kernel, threads or signal handlers answer the interrupt on some
     # runs and not on others. A cell that reaches its limit stops the kernel, every time.
-    interrupt_on_timeout = Bool(False, help="Not used: a cell at its time limit stops the kernel.")
+    interrupt_on_timeout = Bool(False, help="False: a cell at its time limit stops the kernel.")
 
     max_output_bytes = Integer(1_000_000, help="Output kept per cell, in bytes.").tag(config=True)
     stop_output_bytes = Integer(
@@ -317,19 +317,19 @@ class SandboxedExecute(Execute):
         try:
             cell, resources = super().preprocess_cell(cell, resources, index)
         except (DeadKernelError, CellTimeoutError):
-            self._kill()
             self._stopped(cell, index)
             return cell, resources
         # A MemoryError leaves the kernel at its address-space limit (the traceback holds what the
         # cell allocated), where what fails next, and when, differs from run to run: a later
         # cell, ipykernel's own threads or the whole kernel. It stops here instead, every time.
         if any(out.get("ename") == "MemoryError" for out in cell.outputs):
-            self._kill()
             self._stopped(cell, index)
         return cell, resources
 
     def _stopped(self, cell, index: int) -> None:
-        """Mark the kernel stopped in cell `index`: it says so, and later cells are not run."""
+        """Stop the kernel in cell `index` (if it has not stopped itself): the cell says so, and
+        later cells are not run."""
+        self._kill()
         self._died_in = index
         self.log.warning("The kernel stopped while running cell %d; later cells are not run", index + 1)
         cell.outputs.append(new_output("error", ename=KERNEL_DIED, evalue=DIED, traceback=[]))
